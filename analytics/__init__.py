@@ -1,0 +1,1 @@
+"""The analytics service: what the sales say, for the owners."""

@@ -1,0 +1,1 @@
+"""The cash register service: tills post every sale here."""

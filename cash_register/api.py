@@ -1,0 +1,95 @@
+"""HTTP only: parse the request, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from cash_register.models import PurchaseRequest, Receipt
+from cash_register.service import RecordedPurchase, make_basket, record_purchase
+from db.catalog import CatalogWatcher
+from db.health import check_database
+
+router = APIRouter()
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def _catalog(request: Request) -> CatalogWatcher:
+    return request.app.state.catalog
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+Catalog = Annotated[CatalogWatcher, Depends(_catalog)]
+
+PROBLEM = {"description": "Problem details (application/problem+json)"}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    """orjson answer; Decimals become strings so no amount passes through a float."""
+    return Response(
+        orjson.dumps(body, default=str), status_code=status, media_type="application/json"
+    )
+
+
+def receipt(recorded: RecordedPurchase) -> dict[str, Any]:
+    """The receipt a till gets for a stored purchase."""
+    basket = recorded.basket
+    lines = []
+    for line, unit_price in zip(basket.lines, recorded.unit_prices, strict=True):
+        lines.append(
+            {
+                "product": line.product.name,
+                "quantity": line.quantity,
+                "unit_price": unit_price,
+                "line_total": unit_price * Decimal(line.quantity),
+            }
+        )
+    return {
+        "purchase_id": recorded.purchase_id,
+        "user_id": str(basket.customer_id),
+        "supermarket_id": basket.supermarket_id,
+        "purchased_at": recorded.purchased_at.isoformat(),
+        "items": lines,
+        "total_amount": recorded.total_amount,
+    }
+
+
+@router.get("/")
+async def service_info() -> dict[str, Any]:
+    """What this service is and where to go."""
+    return {
+        "service": "cash-register",
+        "description": "Records purchases from the tills. Prices come from the catalog.",
+        "endpoints": {
+            "record a purchase": "POST /purchase",
+            "health": "GET /health",
+            "API documentation": "GET /docs",
+        },
+    }
+
+
+@router.get("/health", responses={503: PROBLEM})
+async def health(pool: Pool) -> dict[str, str]:
+    """Ready when the database answers."""
+    await check_database(pool)
+    return {"status": "ok", "database": "ok"}
+
+
+@router.post(
+    "/purchase",
+    status_code=201,
+    responses={201: {"model": Receipt}, 422: PROBLEM, 503: PROBLEM},
+)
+async def post_purchase(purchase: PurchaseRequest, pool: Pool, catalog: Catalog) -> Response:
+    """Record one purchase and answer with its receipt once it is committed."""
+    basket = make_basket(catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items)
+    recorded = await record_purchase(pool, basket)
+    return _json(receipt(recorded), status=201)

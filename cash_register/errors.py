@@ -1,0 +1,50 @@
+"""What can be wrong with a purchase, in the shop's words.
+
+Problem (db.problems)
+└── InvalidPurchase            422: the purchase is refused, nothing is stored
+    ├── EmptyBasket
+    ├── TooManyItems
+    ├── UnknownSupermarket
+    └── UnknownProduct         names every unknown product at once
+"""
+
+from __future__ import annotations
+
+from db.problems import Problem
+
+MAX_ITEMS = 100
+
+
+class InvalidPurchase(Problem):
+    status = 422
+    title = "Invalid purchase"
+
+
+class EmptyBasket(InvalidPurchase):
+    def __init__(self) -> None:
+        super().__init__("items: the basket is empty; a purchase needs at least one item")
+
+
+class TooManyItems(InvalidPurchase):
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"items: {count} items in one purchase; at most {MAX_ITEMS} are accepted",
+            max_items=MAX_ITEMS,
+        )
+
+
+class UnknownSupermarket(InvalidPurchase):
+    def __init__(self, supermarket_id: str) -> None:
+        super().__init__(
+            f"supermarket_id: unknown supermarket {supermarket_id!r}",
+            supermarket_id=supermarket_id,
+        )
+
+
+class UnknownProduct(InvalidPurchase):
+    def __init__(self, names: list[str]) -> None:
+        listed = ", ".join(repr(name) for name in names)
+        super().__init__(
+            f"items: unknown product{'s' if len(names) > 1 else ''} {listed}",
+            unknown_products=names,
+        )

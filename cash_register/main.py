@@ -1,0 +1,45 @@
+"""The cash register app: `uvicorn cash_register.main:app --port 8000`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cash_register.api import router
+from db.catalog import CatalogWatcher
+from db.pool import create_pool
+from db.problems import install_problem_handlers
+from db.settings import database_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """One pool and one catalog watcher for the life of the process."""
+    settings = database_settings()
+    pool = await create_pool(settings)
+    catalog = CatalogWatcher(settings, pool)
+    try:
+        await catalog.start()
+        app.state.pool = pool
+        app.state.catalog = catalog
+        yield
+    finally:
+        await catalog.stop()
+        await pool.close()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Cash register",
+        description="Records supermarket purchases from the tills.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,120 @@
+"""Recording a sale: check the basket against the catalog, store it with its aggregates."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from cash_register import queries
+from cash_register.errors import (
+    MAX_ITEMS,
+    EmptyBasket,
+    InvalidPurchase,
+    TooManyItems,
+    UnknownProduct,
+    UnknownSupermarket,
+)
+from db.catalog import Catalog, Product
+from db.pool import pooled_connection
+
+
+@dataclass(frozen=True)
+class BasketLine:
+    product: Product
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Basket:
+    """A purchase that has passed every check the catalog can make; ready to store."""
+
+    supermarket_id: str
+    customer_id: uuid.UUID
+    lines: tuple[BasketLine, ...]
+    purchased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordedPurchase:
+    """A stored purchase, as the receipt shows it."""
+
+    purchase_id: int
+    basket: Basket
+    purchased_at: datetime
+    unit_prices: tuple[Decimal, ...]
+    total_amount: Decimal
+
+
+def make_basket(
+    catalog: Catalog, supermarket_id: str, user_id: uuid.UUID | None, item_names: list[str]
+) -> Basket:
+    """Turn what the till sent into a `Basket`, or say exactly what is wrong with it.
+
+    A name given several times is one line with that quantity, in the order first seen.
+    A purchase without a customer is a new customer with a fresh id.
+    """
+    if not item_names:
+        raise EmptyBasket()
+    if len(item_names) > MAX_ITEMS:
+        raise TooManyItems(len(item_names))
+    if supermarket_id not in catalog.supermarkets:
+        raise UnknownSupermarket(supermarket_id)
+    quantities = Counter(item_names)
+    unknown = [name for name in quantities if name not in catalog.products]
+    if unknown:
+        raise UnknownProduct(unknown)
+    lines = tuple(BasketLine(catalog.products[name], count) for name, count in quantities.items())
+    return Basket(supermarket_id, user_id or uuid.uuid4(), lines)
+
+
+async def record_purchases(pool: asyncpg.Pool, baskets: list[Basket]) -> list[RecordedPurchase]:
+    """Store the baskets in one transaction, one round trip; all or none."""
+    arguments = _statement_arguments(baskets)
+    try:
+        async with pooled_connection(pool) as connection:
+            rows = await connection.fetch(queries.RECORD_PURCHASES, *arguments)
+    except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:
+        # The catalog changed between our check and the insert (a product or store removed).
+        raise InvalidPurchase(
+            "the catalog changed while the purchase was recorded; check it and send it again"
+        ) from error
+    return [
+        RecordedPurchase(
+            purchase_id=row["purchase_id"],
+            basket=basket,
+            purchased_at=row["purchased_at"],
+            unit_prices=tuple(row["unit_prices"]),
+            total_amount=row["total_amount"],
+        )
+        for basket, row in zip(baskets, rows, strict=True)
+    ]
+
+
+async def record_purchase(pool: asyncpg.Pool, basket: Basket) -> RecordedPurchase:
+    """Store one basket."""
+    (recorded,) = await record_purchases(pool, [basket])
+    return recorded
+
+
+def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
+    """The column arrays `RECORD_PURCHASES` takes."""
+    supermarkets: list[object] = []
+    customers: list[object] = []
+    times: list[object] = []
+    positions: list[object] = []
+    products: list[object] = []
+    quantities: list[object] = []
+    for position, basket in enumerate(baskets, start=1):
+        supermarkets.append(basket.supermarket_id)
+        customers.append(basket.customer_id)
+        times.append(basket.purchased_at)
+        for line in basket.lines:
+            positions.append(position)
+            products.append(line.product.id)
+            quantities.append(line.quantity)
+    return supermarkets, customers, times, positions, products, quantities

@@ -1,0 +1,1 @@
+"""The one-shot loader: seeds the database from the chain's CSV files."""

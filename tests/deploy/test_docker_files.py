@@ -95,7 +95,7 @@ def test_start_order_and_health() -> None:
         assert service["depends_on"]["loader"]["condition"] == "service_completed_successfully"
         assert f"{port}:{port}" in service["ports"]
         assert f"{port}/health" in " ".join(service["healthcheck"]["test"])
-    assert "5432:5432" in db["ports"]
+    assert "${DB_HOST_PORT:-5432}:5432" in db["ports"]
 
 
 def test_gitignore_keeps_env_out_and_env_example_in() -> None:

@@ -42,6 +42,16 @@ async def _wait_for_database(
             await asyncio.sleep(0.5)
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Release a connection to the pool as it is.
+
+    asyncpg's default reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: a second round trip per request. Pooled connections here never change
+    session state (LISTEN, advisory locks and SET happen on connections of their own), so there
+    is nothing to reset.
+    """
+
+
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     """Open the process's pool."""
     return await _wait_for_database(
@@ -52,6 +62,7 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_command_timeout_seconds,
+            reset=_keep_session,
         ),
     )
 

@@ -10,8 +10,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from cash_register.batcher import PurchaseBatcher
 from cash_register.models import PurchaseRequest, Receipt
-from cash_register.service import RecordedPurchase, make_basket, record_purchase
+from cash_register.service import RecordedPurchase, make_basket
 from db.catalog import CatalogWatcher
 from db.health import check_database
 
@@ -26,8 +27,13 @@ def _catalog(request: Request) -> CatalogWatcher:
     return request.app.state.catalog
 
 
+def _batcher(request: Request) -> PurchaseBatcher:
+    return request.app.state.batcher
+
+
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Catalog = Annotated[CatalogWatcher, Depends(_catalog)]
+Batcher = Annotated[PurchaseBatcher, Depends(_batcher)]
 
 PROBLEM = {"description": "Problem details (application/problem+json)"}
 
@@ -88,8 +94,8 @@ async def health(pool: Pool) -> dict[str, str]:
     status_code=201,
     responses={201: {"model": Receipt}, 422: PROBLEM, 503: PROBLEM},
 )
-async def post_purchase(purchase: PurchaseRequest, pool: Pool, catalog: Catalog) -> Response:
-    """Record one purchase and answer with its receipt once it is committed."""
+async def post_purchase(purchase: PurchaseRequest, catalog: Catalog, batcher: Batcher) -> Response:
+    """Record one purchase and answer with its receipt once its batch has committed."""
     basket = make_basket(catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items)
-    recorded = await record_purchase(pool, basket)
+    recorded = await batcher.record(basket)
     return _json(receipt(recorded), status=201)

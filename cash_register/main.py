@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cash_register.api import router
+from cash_register.batcher import PurchaseBatcher
+from cash_register.settings import cash_register_settings
 from db.catalog import CatalogWatcher
 from db.pool import create_pool
 from db.problems import install_problem_handlers
@@ -16,16 +18,23 @@ from db.settings import database_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One pool and one catalog watcher for the life of the process."""
+    """One pool, one catalog watcher and one batcher for the life of the process.
+
+    On shutdown the batcher commits what it has taken before the pool closes.
+    """
     settings = database_settings()
+    limits = cash_register_settings().batch_limits()
     pool = await create_pool(settings)
     catalog = CatalogWatcher(settings, pool)
+    batcher = PurchaseBatcher(pool, limits)
     try:
         await catalog.start()
         app.state.pool = pool
         app.state.catalog = catalog
+        app.state.batcher = batcher
         yield
     finally:
+        await batcher.close()
         await catalog.stop()
         await pool.close()
 

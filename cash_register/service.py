@@ -95,12 +95,6 @@ async def record_purchases(pool: asyncpg.Pool, baskets: list[Basket]) -> list[Re
     ]
 
 
-async def record_purchase(pool: asyncpg.Pool, basket: Basket) -> RecordedPurchase:
-    """Store one basket."""
-    (recorded,) = await record_purchases(pool, [basket])
-    return recorded
-
-
 def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     """The column arrays `RECORD_PURCHASES` takes."""
     supermarkets: list[object] = []

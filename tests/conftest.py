@@ -119,6 +119,15 @@ async def seeded(db: asyncpg.Connection) -> asyncpg.Connection:
     return db
 
 
+@pytest.fixture
+async def pool(
+    catalog: asyncpg.Connection, postgres: PostgresUnderTest
+) -> AsyncIterator[asyncpg.Pool]:
+    """A connection pool on this run's database, over the seed catalog."""
+    async with asyncpg.create_pool(postgres.database_url, min_size=1, max_size=10) as created:
+        yield created
+
+
 async def _client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, with its real lifespan (pool, catalog) running."""
     import importlib

@@ -1,0 +1,140 @@
+"""Group commit: concurrent purchases share one transaction, each answered after it commits.
+
+A commit costs a WAL flush whatever it holds, so under load one commit for many purchases is
+what lets the till service outrun one-transaction-per-purchase. Baskets arrive already checked
+(so a bad purchase never reaches a batch); they wait at most `max_wait` for company, a batch
+holds at most `max_size`, and at most `max_in_flight` batches commit at once. While all are in
+flight, newcomers queue, so batches grow with the load by themselves. If the database refuses
+a batch, its purchases are tried one by one so only the faulty one fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from cash_register.errors import InvalidPurchase
+from cash_register.service import Basket, RecordedPurchase, record_purchases
+from db.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_size: int = 200
+    max_wait_seconds: float = 0.0005
+    max_in_flight: int = 4
+
+
+@dataclass
+class BatchStats:
+    """What the batcher has done, for operators and tests."""
+
+    batches: int = 0
+    purchases: int = 0
+    largest_batch: int = 0
+    refused_batches: int = 0
+
+
+class ShuttingDown(DatabaseUnavailable):
+    """The service is stopping and takes no new purchases; the till should retry elsewhere."""
+
+
+@dataclass
+class _Waiting:
+    basket: Basket
+    answer: asyncio.Future[RecordedPurchase]
+
+
+class PurchaseBatcher:
+    """Gathers purchases into shared transactions for the life of one worker process."""
+
+    def __init__(self, pool: asyncpg.Pool, limits: BatchLimits) -> None:
+        self._pool = pool
+        self._limits = limits
+        self._waiting: list[_Waiting] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._slots = asyncio.Semaphore(limits.max_in_flight)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.stats = BatchStats()
+        self._runner = asyncio.create_task(self._run(), name="purchase-batcher")
+
+    async def record(self, basket: Basket) -> RecordedPurchase:
+        """Store `basket` in the next batch; returns once that batch has committed."""
+        if self._closing:
+            raise ShuttingDown("the cash register is shutting down")
+        answer: asyncio.Future[RecordedPurchase] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(basket, answer))
+        self._arrived.set()
+        if len(self._waiting) >= self._limits.max_size:
+            self._full.set()
+        return await answer
+
+    async def close(self) -> None:
+        """Take no new purchases, commit those already taken, wait for every batch."""
+        self._closing = True
+        self._arrived.set()
+        self._full.set()
+        await self._runner
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            if not self._waiting:
+                if self._closing:
+                    return
+                self._arrived.clear()
+                continue
+            if not self._closing and len(self._waiting) < self._limits.max_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._limits.max_wait_seconds)
+            await self._slots.acquire()
+            batch = self._waiting[: self._limits.max_size]
+            del self._waiting[: self._limits.max_size]
+            if len(self._waiting) < self._limits.max_size and not self._closing:
+                self._full.clear()
+            task = asyncio.create_task(self._commit(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            await self._store(batch)
+        finally:
+            self._slots.release()
+
+    async def _store(self, batch: list[_Waiting]) -> None:
+        try:
+            recorded = await record_purchases(self._pool, [item.basket for item in batch])
+        except (InvalidPurchase, asyncpg.PostgresError) as error:
+            if len(batch) == 1:
+                _answer_error(batch[0], error)
+                return
+            self.stats.refused_batches += 1
+            log.warning("batch of %d refused (%s); storing one by one", len(batch), error)
+            await asyncio.gather(*(self._store([item]) for item in batch))
+            return
+        except Exception as error:  # DatabaseUnavailable above all: every waiter hears it
+            for item in batch:
+                _answer_error(item, error)
+            return
+        self.stats.batches += 1
+        self.stats.purchases += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for item, purchase in zip(batch, recorded, strict=True):
+            if not item.answer.done():
+                item.answer.set_result(purchase)
+
+
+def _answer_error(item: _Waiting, error: BaseException) -> None:
+    if not item.answer.done():
+        item.answer.set_exception(error)

@@ -1,0 +1,30 @@
+"""The cash register's own settings: how purchases are gathered into shared commits."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cash_register.batcher import BatchLimits
+
+
+class CashRegisterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    purchase_batch_max_size: int = Field(default=200, ge=1, le=1000)
+    purchase_batch_max_wait_ms: float = Field(default=0.5, ge=0, le=100)
+    purchase_batches_in_flight: int = Field(default=4, ge=1, le=64)
+
+    def batch_limits(self) -> BatchLimits:
+        return BatchLimits(
+            max_size=self.purchase_batch_max_size,
+            max_wait_seconds=self.purchase_batch_max_wait_ms / 1000,
+            max_in_flight=self.purchase_batches_in_flight,
+        )
+
+
+@lru_cache
+def cash_register_settings() -> CashRegisterSettings:
+    return CashRegisterSettings()

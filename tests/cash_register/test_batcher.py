@@ -1,0 +1,126 @@
+"""Group commit: shared transactions, answers matched to their requests, faults isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from cash_register.batcher import BatchLimits, PurchaseBatcher, ShuttingDown
+from cash_register.errors import InvalidPurchase
+from cash_register.service import Basket, BasketLine, RecordedPurchase, make_basket
+from db.catalog import Catalog, Product, read_catalog
+from db.errors import DatabaseUnavailable
+
+GATHER_ALL = BatchLimits(max_size=1000, max_wait_seconds=0.2, max_in_flight=2)
+STORES = ("SMKT001", "SMKT002", "SMKT003")
+
+
+def varied_baskets(catalog: Catalog, count: int) -> list[Basket]:
+    """Baskets that differ in customer, store and lines, so a mix-up would show."""
+    names = catalog.product_names()
+    return [
+        make_basket(
+            catalog,
+            STORES[n % 3],
+            uuid.uuid4(),
+            [names[(n + k) % len(names)] for k in range(1 + n % 4)] + [names[n % 7]],
+        )
+        for n in range(count)
+    ]
+
+
+def expected_total(basket: Basket) -> Decimal:
+    return sum((line.product.unit_price * line.quantity for line in basket.lines), Decimal(0))
+
+
+async def test_concurrent_purchases_share_a_transaction_and_get_their_own_answers(
+    pool: asyncpg.Pool,
+) -> None:
+    catalog = await read_catalog(pool)
+    baskets = varied_baskets(catalog, 300)
+    batcher = PurchaseBatcher(pool, GATHER_ALL)
+    results = await asyncio.gather(*(batcher.record(basket) for basket in baskets))
+    await batcher.close()
+
+    assert batcher.stats.purchases == 300
+    assert batcher.stats.batches < 10  # gathered, not one commit each
+    assert len({result.purchase_id for result in results}) == 300
+    for basket, result in zip(baskets, results, strict=True):
+        assert result.basket is basket
+        assert result.total_amount == expected_total(basket)
+    stored = await pool.fetch(
+        "SELECT id, customer_id, supermarket_id, total_amount FROM purchases WHERE id = ANY($1)",
+        [result.purchase_id for result in results],
+    )
+    by_id = {row["id"]: row for row in stored}
+    for basket, result in zip(baskets, results, strict=True):
+        row = by_id[result.purchase_id]
+        assert (row["customer_id"], row["supermarket_id"], row["total_amount"]) == (
+            basket.customer_id,
+            basket.supermarket_id,
+            expected_total(basket),
+        )
+
+
+async def test_a_purchase_the_database_refuses_fails_alone(pool: asyncpg.Pool) -> None:
+    """A product gone from the catalog after the check: the batch fails in the database and
+    is retried one by one, so only that purchase fails."""
+    catalog = await read_catalog(pool)
+    good = varied_baskets(catalog, 20)
+    vanished = Product(id=987_654, name="discontinued", unit_price=Decimal("1.00"))
+    bad = Basket("SMKT001", uuid.uuid4(), (BasketLine(vanished, 1),))
+    batcher = PurchaseBatcher(pool, GATHER_ALL)
+    outcomes = await asyncio.gather(
+        *(batcher.record(basket) for basket in [*good[:10], bad, *good[10:]]),
+        return_exceptions=True,
+    )
+    await batcher.close()
+
+    assert isinstance(outcomes[10], InvalidPurchase)
+    stored = [outcome for outcome in outcomes if isinstance(outcome, RecordedPurchase)]
+    assert [outcome.basket for outcome in stored] == good
+    assert batcher.stats.refused_batches == 1
+    assert await pool.fetchval("SELECT count(*) FROM purchases") == 20
+    assert await pool.fetchval("SELECT count(*) FROM customers WHERE id = $1", bad.customer_id) == 0
+
+
+async def test_an_unreachable_database_fails_every_waiter_with_503_not_a_hang(
+    pool: asyncpg.Pool,
+) -> None:
+    catalog = await read_catalog(pool)
+    await pool.close()
+    batcher = PurchaseBatcher(pool, GATHER_ALL)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(batcher.record(b) for b in varied_baskets(catalog, 5)), return_exceptions=True
+        ),
+        timeout=10,
+    )
+    await batcher.close()
+    assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes)
+
+
+async def test_close_commits_what_was_taken_and_refuses_the_rest(pool: asyncpg.Pool) -> None:
+    catalog = await read_catalog(pool)
+    batcher = PurchaseBatcher(pool, BatchLimits(max_size=5, max_wait_seconds=0.05, max_in_flight=1))
+    taken = [asyncio.create_task(batcher.record(b)) for b in varied_baskets(catalog, 23)]
+    await asyncio.sleep(0)  # every task has handed its basket over
+    await batcher.close()
+    results = [task.result() for task in taken]
+    assert len({result.purchase_id for result in results}) == 23
+    assert await pool.fetchval("SELECT count(*) FROM purchases") == 23
+    with pytest.raises(ShuttingDown):
+        await batcher.record(varied_baskets(catalog, 1)[0])
+
+
+async def test_batches_respect_the_maximum_size(pool: asyncpg.Pool) -> None:
+    catalog = await read_catalog(pool)
+    batcher = PurchaseBatcher(pool, BatchLimits(max_size=7, max_wait_seconds=0.05, max_in_flight=1))
+    await asyncio.gather(*(batcher.record(b) for b in varied_baskets(catalog, 50)))
+    await batcher.close()
+    assert batcher.stats.largest_batch == 7
+    assert batcher.stats.purchases == 50

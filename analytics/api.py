@@ -15,7 +15,7 @@ router = APIRouter()
 PROBLEM = {"description": "Problem details (application/problem+json)"}
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 

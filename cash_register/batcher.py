@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BatchLimits:
     max_size: int = 200
-    max_wait_seconds: float = 0.0005
+    max_wait_seconds: float = 0.0
     max_in_flight: int = 4
 
 

@@ -27,5 +27,10 @@ test: lint
 demo: install
 	$(BIN)/python -m scripts.demo
 
+# wrk comes from Debian's packages; installed here when missing (needs root, as on our machines).
+bench: install
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -34,7 +34,7 @@ def _bin_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
-def _bin(name: str) -> str:
+def program(name: str) -> str:
     """Path of one of the wheel's PostgreSQL programs."""
     return str(_bin_dir() / name)
 
@@ -132,7 +132,7 @@ class EmbeddedPostgres:
             _open_path_for(self.user, self.data_dir)
         subprocess.run(
             [
-                _bin("initdb"),
+                program("initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -165,7 +165,7 @@ class EmbeddedPostgres:
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [_bin("pg_ctl"), "-D", str(self.data_dir), *args],
+            [program("pg_ctl"), "-D", str(self.data_dir), *args],
             **self._as_server_user(),
             check=check,
             stdout=subprocess.DEVNULL,

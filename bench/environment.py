@@ -1,0 +1,162 @@
+"""What a benchmark runs against: a fresh database with the seed data, and real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from db.embedded import EmbeddedPostgres, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK_DIR = ROOT / "bench" / ".work"
+BENCH_DATABASE = "supermarket_bench"
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh database with the seed data loaded; yields its URL.
+
+    On BENCH_DATABASE_URL's server when given, otherwise on a private server made for this run
+    (synchronous_commit stays on: a 201 means the purchase is on disk).
+    """
+    server = None
+    admin_url = os.environ.get("BENCH_DATABASE_URL")
+    if not admin_url:
+        shutil.rmtree(WORK_DIR / "pg", ignore_errors=True)
+        server = EmbeddedPostgres(WORK_DIR / "pg", settings={"max_connections": "300"}).start()
+        admin_url = server.url()
+    url = admin_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
+    asyncio.run(_recreate(admin_url))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "loader", "--data-dir", str(ROOT / "data")],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        yield url
+    finally:
+        if server is not None:
+            server.destroy()
+
+
+async def _recreate(admin_url: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[str]:
+    """Run `app` under uvicorn as its container does; yields its base URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
+    log = (WORK_DIR / f"{app.split('.')[0]}.log").open("w")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": database_url, **env},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(process, base_url)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{base_url} exited; see {WORK_DIR}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base_url} did not become healthy")
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path, **env: str) -> dict[str, float]:
+    """Run wrk with a script that prints a BENCH_JSON line; return those figures."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BENCH_DIR": str(script.parent), **env},
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures["rate"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def machine() -> str:
+    """One line about the machine the figures come from."""
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = found.group(1).strip() if found else cpu
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        found = re.search(r"MemTotal:\s*(\d+)", meminfo.read_text())
+        memory = f", {int(found.group(1)) / 1024 / 1024:.0f} GiB" if found else ""
+    return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}"
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from cash_register.api import router
 from cash_register.batcher import PurchaseBatcher
+from cash_register.checkout_lane import CheckoutLane
 from cash_register.settings import cash_register_settings
 from db.catalog import CatalogWatcher
 from db.pool import create_pool
@@ -48,6 +49,7 @@ def create_app() -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(router)
+    app.add_middleware(CheckoutLane)
     return app
 
 

@@ -87,9 +87,23 @@ async def _on_http_error(_: Request, error: Exception) -> Response:
     )
 
 
+_HANDLERS = (
+    (Problem, _on_domain_problem),
+    (RequestValidationError, _on_invalid_request),
+    (DatabaseUnavailable, _on_database_unavailable),
+    (StarletteHTTPException, _on_http_error),
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of this app as problem details."""
-    app.add_exception_handler(Problem, _on_domain_problem)
-    app.add_exception_handler(RequestValidationError, _on_invalid_request)
-    app.add_exception_handler(DatabaseUnavailable, _on_database_unavailable)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    for error_type, handler in _HANDLERS:
+        app.add_exception_handler(error_type, handler)
+
+
+async def problem_for(request: Request, error: Exception) -> Response | None:
+    """The answer to `error`, for code that runs outside FastAPI's exception handling."""
+    for error_type, handler in _HANDLERS:
+        if isinstance(error, error_type):
+            return await handler(request, error)
+    return None

@@ -149,3 +149,20 @@ async def test_a_purchase_is_visible_to_analytics_as_soon_as_it_is_acknowledged(
     top = (await analytics.get("/top-products", params={"limit": 1})).json()["products"]
     assert top[0]["product"] == "orange juice"
     assert top[0]["units_sold"] == 7
+
+
+async def test_purchase_is_documented_in_openapi(cash_register: httpx.AsyncClient) -> None:
+    """The checkout lane answers POST /purchase; the documented route describes it."""
+    operation = (await cash_register.get("/openapi.json")).json()["paths"]["/purchase"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"supermarket_id", "items"}
+    assert schema["additionalProperties"] is False
+    assert {"201", "422", "503"} <= set(operation["responses"])
+
+
+async def test_other_methods_on_purchase_still_reach_fastapi(
+    cash_register: httpx.AsyncClient,
+) -> None:
+    response = await cash_register.get("/purchase")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"

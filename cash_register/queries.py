@@ -1,7 +1,7 @@
 """All SQL of the cash register."""
 
 # Records a set of purchases in one statement: one round trip, one transaction. The triggers
-# of db/migrations fold the customer counts and units sold once for the whole set.
+# of db/migrations/002 fold the aggregates and daily rollups once for the whole set.
 #
 # Parameters, one element per purchase: $1 supermarket ids, $2 customer ids, $3 sale times
 # (NULL: now). One element per basket line: $4 the purchase it belongs to (1-based position in
@@ -39,8 +39,9 @@ purchase AS (
     FROM basket b JOIN priced p USING (position)
 ),
 item AS (
-    INSERT INTO purchase_items (purchase_id, product_id, quantity, unit_price)
-    SELECT b.purchase_id, l.product_id, l.quantity, l.unit_price
+    INSERT INTO purchase_items
+        (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
+    SELECT b.purchase_id, b.purchased_at, b.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM line l JOIN basket b USING (position)
 )
 SELECT b.purchase_id, b.purchased_at, p.total_amount, p.unit_prices

@@ -29,8 +29,9 @@ from loader.service import load_chain_data
 ROOT = Path(__file__).resolve().parent.parent
 SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
-    "purchase_items, purchases, customers, product_sales, customer_purchase_counts, "
-    "products, supermarkets"
+    "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
+    "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
+    "daily_product_sales, products, supermarkets"
 )
 
 
@@ -103,9 +104,13 @@ async def db(postgres: PostgresUnderTest) -> AsyncIterator[asyncpg.Connection]:
 async def catalog(db: asyncpg.Connection) -> asyncpg.Connection:
     """The seed's stores and products, no purchases."""
     seed = read_seed()
-    await db.execute("INSERT INTO supermarkets (id) SELECT unnest($1::text[])", seed.supermarkets)
     await db.execute(
-        "INSERT INTO products (name, unit_price) SELECT * FROM unnest($1::text[], $2::numeric[])",
+        "INSERT INTO supermarkets (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        seed.supermarkets,
+    )
+    await db.execute(
+        "INSERT INTO products (name, unit_price) SELECT * FROM unnest($1::text[], $2::numeric[]) "
+        "ON CONFLICT DO NOTHING",
         list(seed.prices),
         list(seed.prices.values()),
     )

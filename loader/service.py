@@ -1,16 +1,41 @@
-"""Loading the chain's data: check everything, then write everything in one transaction."""
+"""Loading the chain's data: check everything, then write everything, in one transaction."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
-from db.catalog import read_catalog
 from loader import queries
-from loader.csv_files import ChainData, RowProblem, read_chain_data
+from loader.files import CHAIN_FILES, ChainFile, copy_into_staging, header_problem
+
+
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Say what the loader is doing and how long it took: the progress of the SQL phases."""
+    print(f"  {name} …", end="", flush=True)
+    started = time.perf_counter()
+    yield
+    print(f" {time.perf_counter() - started:.1f} s", flush=True)
+
+
+MAX_PROBLEMS = 10_000
+MAX_WARNINGS = 10_000
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
 
 
 class LoadRefused(Exception):
@@ -39,58 +64,92 @@ class LoadReport:
 async def load_chain_data(connection: asyncpg.Connection, data_dir: Path) -> LoadReport:
     """Load the three CSV files of `data_dir`; re-running it stores nothing twice."""
     started = time.perf_counter()
-    existing = await read_catalog(connection)
-    data = read_chain_data(data_dir, existing.supermarkets, existing.products.keys())
-    if data.problems:
-        raise LoadRefused(data.problems)
-    report = LoadReport(
-        supermarkets=len(data.supermarkets),
-        products=len(data.prices),
-        purchases_read=len(data.purchases),
-        warnings=data.warnings,
-    )
-    async with connection.transaction():
-        await connection.execute(queries.LOCK_LOADER)
-        await _store_catalog(connection, data)
-        await _stage_purchases(connection, data)
-        stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES)
-    report.purchases_stored = stored["purchases"]
-    report.lines_stored = stored["lines"]
+    problems = [
+        RowProblem(chain_file.name, 1, problem)
+        for chain_file in CHAIN_FILES
+        if (problem := header_problem(data_dir / chain_file.name, chain_file))
+    ]
+    if problems:
+        raise LoadRefused(problems)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        report = await _check_and_store(connection, data_dir)
+    except BaseException:
+        await transaction.rollback()
+        raise
+    with _phase("committing"):
+        await transaction.commit()
     report.seconds = time.perf_counter() - started
     return report
 
 
-async def _store_catalog(connection: asyncpg.Connection, data: ChainData) -> None:
-    await connection.execute(queries.ADD_SUPERMARKETS, data.supermarkets)
-    await connection.execute(queries.UPSERT_PRODUCTS, list(data.prices), list(data.prices.values()))
-
-
-async def _stage_purchases(connection: asyncpg.Connection, data: ChainData) -> None:
-    """COPY the checked purchases and their lines into this transaction's staging tables."""
-    product_ids = {
-        name: product.id for name, product in (await read_catalog(connection)).products.items()
-    }
+async def _check_and_store(connection: asyncpg.Connection, data_dir: Path) -> LoadReport:
+    await connection.execute(queries.BEGIN_LOAD)
     await connection.execute(queries.CREATE_STAGING)
-    await connection.copy_records_to_table(
-        "staged_purchase",
-        columns=queries.STAGED_PURCHASE_COLUMNS,
-        records=[
-            (
-                row.import_key,
-                row.supermarket_id,
-                row.customer_id,
-                row.purchased_at,
-                row.total_amount,
-            )
-            for row in data.purchases
-        ],
+    for chain_file in CHAIN_FILES:
+        await _copy(connection, data_dir, chain_file)
+    with _phase("splitting baskets"):
+        await connection.execute(queries.SPLIT_BASKETS)
+    with _phase("checking every row"):
+        problems = [
+            RowProblem(*row) for row in await connection.fetch(queries.PROBLEMS, MAX_PROBLEMS)
+        ]
+    if problems:
+        raise LoadRefused(problems)
+    return await _store(connection)
+
+
+async def _copy(connection: asyncpg.Connection, data_dir: Path, chain_file: ChainFile) -> None:
+    """COPY one file; a row PostgreSQL cannot parse refuses the load with its line."""
+    try:
+        async with connection.transaction():  # a savepoint: the error is reported, not fatal
+            await copy_into_staging(connection, data_dir / chain_file.name, chain_file)
+    except (asyncpg.DataError, asyncpg.BadCopyFileFormatError) as error:
+        raise LoadRefused([_copy_problem(chain_file, error)]) from None
+
+
+def _copy_problem(chain_file: ChainFile, error: asyncpg.PostgresError) -> RowProblem:
+    context = getattr(error, "context", None) or getattr(error, "where", None) or ""
+    found = re.search(r"line (\d+)", context)
+    return RowProblem(chain_file.name, int(found.group(1)) if found else 0, error.args[0])
+
+
+async def _store(connection: asyncpg.Connection) -> LoadReport:
+    await connection.execute(queries.ADD_SUPERMARKETS)
+    await connection.execute(queries.UPSERT_PRODUCTS)
+    with _phase("keying purchases"):
+        await connection.execute(queries.KEY_PURCHASES)
+    report = LoadReport(
+        supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
+        products=await connection.fetchval("SELECT count(*) FROM staged_product"),
+        purchases_read=await connection.fetchval("SELECT count(*) FROM load_purchase"),
     )
-    await connection.copy_records_to_table(
-        "staged_line",
-        columns=queries.STAGED_LINE_COLUMNS,
-        records=[
-            (row.import_key, product_ids[name], quantity)
-            for row in data.purchases
-            for name, quantity in row.quantities.items()
-        ],
-    )
+    with _phase("finding repeated rows"):
+        repeated = await connection.fetch(queries.REPEATED_ROWS)
+    for row in repeated:
+        report.warnings += [
+            RowProblem("purchases.csv", line, f"same as line {row['first_line']}; stored once")
+            for line in row["lines"][1:]
+        ]
+    if repeated:
+        await connection.execute(
+            queries.DROP_REPEATS, [line for row in repeated for line in row["lines"][1:]]
+        )
+    with _phase("comparing totals with the catalog"):
+        off_catalog = await connection.fetch(queries.TOTALS_OFF_CATALOG, MAX_WARNINGS)
+    report.warnings += [
+        RowProblem(
+            "purchases.csv",
+            row["line"],
+            f"total_amount {row['total_amount']} differs from today's catalog "
+            f"({row['catalog_total']}); kept as recorded",
+        )
+        for row in off_catalog
+    ]
+    await connection.fetchval(queries.PURCHASE_MONTHS)
+    with _phase("storing purchases, lines, aggregates and rollups"):
+        stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES)
+    report.purchases_stored = stored["purchases"]
+    report.lines_stored = stored["lines"]
+    return report

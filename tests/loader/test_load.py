@@ -133,7 +133,7 @@ BAD_ROWS = [
         "SMKT001,2025-05-26T19:51:00,01e1e159-8045-43c2-88dd-5682b18bd680,milk,-1",
         "zero or more",
     ),
-    ("too many fields", GOOD_ROW + ",extra", "expected 5 fields, found 6"),
+    ("too many fields", GOOD_ROW + ",extra", "extra data after last expected column"),
 ]
 
 
@@ -153,7 +153,9 @@ async def test_a_bad_row_refuses_the_whole_load_with_its_line(
 
 
 async def test_every_bad_row_is_reported_in_one_run(db: asyncpg.Connection, tmp_path: Path) -> None:
-    rows = [case[1] for case in BAD_ROWS]
+    """Every bad value is reported at once; a row the CSV parser cannot read stops the reading
+    itself, so it is left out here (it has its own case above)."""
+    rows = [case[1] for case in BAD_ROWS if case[0] != "too many fields"]
     with pytest.raises(LoadRefused) as refused:
         await load_chain_data(db, data_dir_with(tmp_path, [GOOD_ROW, *rows]))
     assert [problem.line for problem in refused.value.problems] == list(range(3, 3 + len(rows)))

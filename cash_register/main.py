@@ -12,6 +12,7 @@ from cash_register.batcher import PurchaseBatcher
 from cash_register.checkout_lane import CheckoutLane
 from cash_register.settings import cash_register_settings
 from db.catalog import CatalogWatcher
+from db.partitions import MonthKeeper
 from db.pool import create_pool
 from db.problems import install_problem_handlers
 from db.settings import database_settings
@@ -19,7 +20,7 @@ from db.settings import database_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One pool, one catalog watcher and one batcher for the life of the process.
+    """One pool, one catalog watcher, one batcher and the month keeper, for the process's life.
 
     On shutdown the batcher commits what it has taken before the pool closes.
     """
@@ -28,14 +29,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await create_pool(settings)
     catalog = CatalogWatcher(settings, pool)
     batcher = PurchaseBatcher(pool, limits)
+    months = MonthKeeper(pool)
     try:
         await catalog.start()
+        months.start()
         app.state.pool = pool
         app.state.catalog = catalog
         app.state.batcher = batcher
         yield
     finally:
         await batcher.close()
+        await months.stop()
         await catalog.stop()
         await pool.close()
 

@@ -133,7 +133,7 @@ async def pool(
         yield created
 
 
-async def _client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, with its real lifespan (pool, catalog) running."""
     import importlib
 
@@ -147,14 +147,14 @@ async def _client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def cash_register(catalog: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
     """The cash register app over the seed catalog."""
-    async for client in _client("cash_register.main"):
+    async for client in app_client("cash_register.main"):
         yield client
 
 
 @pytest.fixture
 async def analytics(db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
     """The analytics app (over whatever data the test loads)."""
-    async for client in _client("analytics.main"):
+    async for client in app_client("analytics.main"):
         yield client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import uuid
 from collections import Counter, defaultdict
@@ -12,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import SEED_DIR
+from tests.conftest import SEED_DIR, app_client
 
 
 async def record(
@@ -152,3 +153,22 @@ async def test_per_store_customer_counts_match_the_csv(seeded: asyncpg.Connectio
         )
     )
     assert histogram == dict(Counter(f"{store}:{count}" for (store, _), count in visits.items()))
+
+
+async def test_the_cash_register_creates_the_coming_months_at_start(
+    catalog: asyncpg.Connection, cash_register: httpx.AsyncClient
+) -> None:
+    """Drop next month's partitions; a starting cash register creates them again."""
+    next_month = await catalog.fetchval(
+        "SELECT to_char(date_trunc('month', now() + interval '1 month'), '\"y\"YYYY\"m\"MM')"
+    )
+    assert await catalog.fetchval("SELECT to_regclass($1) IS NOT NULL", f"purchases_{next_month}")
+    await catalog.execute(f"DROP TABLE purchase_items_{next_month}, purchases_{next_month}")
+    async for _ in app_client("cash_register.main"):
+        for _attempt in range(100):
+            if await catalog.fetchval(
+                "SELECT to_regclass($1) IS NOT NULL", f"purchases_{next_month}"
+            ):
+                break
+            await asyncio.sleep(0.05)
+    assert await catalog.fetchval("SELECT to_regclass($1) IS NOT NULL", f"purchases_{next_month}")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analytics.api import router
+from db.catalog import CatalogWatcher
 from db.pool import create_pool
 from db.problems import install_problem_handlers
 from db.settings import database_settings
@@ -15,12 +16,17 @@ from db.settings import database_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One pool for the life of the process."""
-    pool = await create_pool(database_settings())
+    """One pool, and the list of stores (to check filters), for the life of the process."""
+    settings = database_settings()
+    pool = await create_pool(settings)
+    catalog = CatalogWatcher(settings, pool)
     try:
+        await catalog.start()
         app.state.pool = pool
+        app.state.catalog = catalog
         yield
     finally:
+        await catalog.stop()
         await pool.close()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class UniqueCustomers(BaseModel):
@@ -32,3 +34,35 @@ class RankedProduct(BaseModel):
 
 class TopProducts(BaseModel):
     products: list[RankedProduct]
+
+
+class StoreDay(BaseModel):
+    """One store's day: money as a decimal string, never a float."""
+
+    day: date
+    supermarket_id: str
+    purchases: int
+    units: int
+    revenue: Decimal
+    customers: int
+
+
+class DailySales(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    supermarket_id: str | None = None
+    days: list[StoreDay]
+
+
+class StoreSummary(BaseModel):
+    supermarket_id: str
+    purchases: int
+    units: int
+    revenue: Decimal
+    customers: int
+    first_day: date | None
+    last_day: date | None
+
+
+class Supermarkets(BaseModel):
+    supermarkets: list[StoreSummary]

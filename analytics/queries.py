@@ -41,3 +41,97 @@ ranked AS (
 )
 SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
 """
+
+# --- Filtered views. Each reads a rollup; the cost is noted where it is not constant.
+
+UNIQUE_CUSTOMERS_IN_STORE = """
+SELECT coalesce(sum(customers), 0)::bigint FROM store_customer_purchase_counts
+WHERE supermarket_id = $1
+"""
+
+# Distinct customers over a date range (optionally one store): reads daily_customers, one row
+# per customer, day and store in the range, so its cost grows with the range, not the history.
+UNIQUE_CUSTOMERS_BETWEEN = """
+SELECT count(DISTINCT customer_id) FROM daily_customers
+WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+"""
+
+LOYAL_CUSTOMERS_IN_STORE = """
+WITH total AS (
+    SELECT coalesce(sum(customers), 0)::bigint AS customers
+    FROM store_customer_purchase_counts
+    WHERE supermarket_id = $4 AND purchase_count >= $1
+)
+SELECT total.customers AS total, page.customer_id, page.purchase_count
+FROM total
+LEFT JOIN LATERAL (
+    SELECT customer_id, purchase_count
+    FROM store_customers
+    WHERE supermarket_id = $4 AND purchase_count >= $1
+    ORDER BY purchase_count DESC, customer_id
+    LIMIT $2 OFFSET $3
+) page ON true
+ORDER BY page.purchase_count DESC, page.customer_id
+"""
+
+# Top products in one store, all time ($2 the store).
+TOP_PRODUCTS_IN_STORE = """
+WITH sold AS (
+    SELECT p.name, sum(s.units_sold)::bigint AS units_sold
+    FROM product_sales s JOIN products p ON p.id = s.product_id
+    WHERE s.supermarket_id = $2
+    GROUP BY p.name
+    HAVING sum(s.units_sold) > 0
+),
+ranked AS (
+    SELECT rank() OVER (ORDER BY units_sold DESC) AS rank, name, units_sold FROM sold
+)
+SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
+"""
+
+# Top products over a date range, optionally in one store: days x stores x products rows.
+TOP_PRODUCTS_BETWEEN = """
+WITH sold AS (
+    SELECT p.name, sum(s.units)::bigint AS units_sold
+    FROM daily_product_sales s JOIN products p ON p.id = s.product_id
+    WHERE s.day BETWEEN $2 AND $3 AND ($4::text IS NULL OR s.supermarket_id = $4)
+    GROUP BY p.name
+    HAVING sum(s.units) > 0
+),
+ranked AS (
+    SELECT rank() OVER (ORDER BY units_sold DESC) AS rank, name, units_sold FROM sold
+)
+SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
+"""
+
+# Per day and store over a date range: days x stores rows (times the shards), whatever the
+# number of sales.
+DAILY_SALES = """
+SELECT day, supermarket_id, sum(purchases)::bigint AS purchases, sum(units)::bigint AS units,
+       sum(revenue) AS revenue, sum(customers)::bigint AS customers
+FROM daily_sales
+WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+GROUP BY day, supermarket_id
+ORDER BY day, supermarket_id
+"""
+
+# One line per store: its totals from the daily rollup (grows with days of history, not with
+# sales) and its distinct customers from the per-store histogram.
+SUPERMARKETS = """
+WITH sales AS (
+    SELECT supermarket_id, sum(purchases)::bigint AS purchases, sum(units)::bigint AS units,
+           sum(revenue) AS revenue, min(day) AS first_day, max(day) AS last_day
+    FROM daily_sales GROUP BY supermarket_id
+),
+customers AS (
+    SELECT supermarket_id, sum(customers)::bigint AS customers
+    FROM store_customer_purchase_counts GROUP BY supermarket_id
+)
+SELECT s.id AS supermarket_id, coalesce(x.purchases, 0) AS purchases,
+       coalesce(x.units, 0) AS units, coalesce(x.revenue, 0) AS revenue,
+       coalesce(c.customers, 0) AS customers, x.first_day, x.last_day
+FROM supermarkets s
+LEFT JOIN sales x ON x.supermarket_id = s.id
+LEFT JOIN customers c ON c.supermarket_id = s.id
+ORDER BY s.id
+"""

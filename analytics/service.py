@@ -8,7 +8,17 @@ from typing import TypeVar
 import asyncpg
 
 from analytics import queries
-from analytics.models import LoyalCustomer, LoyalCustomers, RankedProduct, TopProducts
+from analytics.filters import Filters
+from analytics.models import (
+    DailySales,
+    LoyalCustomer,
+    LoyalCustomers,
+    RankedProduct,
+    StoreDay,
+    StoreSummary,
+    Supermarkets,
+    TopProducts,
+)
 from db.pool import pooled_connection
 
 Answer = TypeVar("Answer")
@@ -22,19 +32,37 @@ async def _ask(
         return await question(connection)
 
 
-async def unique_customers(pool: asyncpg.Pool) -> int:
-    """How many distinct customers have bought anything."""
-    return await _ask(pool, lambda connection: connection.fetchval(queries.UNIQUE_CUSTOMERS))
+async def unique_customers(pool: asyncpg.Pool, filters: Filters) -> int:
+    """How many distinct customers have bought anything (in a store, over a range)."""
+    if filters.dated:
+        return await _ask(
+            pool,
+            lambda c: c.fetchval(
+                queries.UNIQUE_CUSTOMERS_BETWEEN, filters.from_, filters.to, filters.supermarket_id
+            ),
+        )
+    if filters.supermarket_id is not None:
+        return await _ask(
+            pool, lambda c: c.fetchval(queries.UNIQUE_CUSTOMERS_IN_STORE, filters.supermarket_id)
+        )
+    return await _ask(pool, lambda c: c.fetchval(queries.UNIQUE_CUSTOMERS))
 
 
 async def loyal_customers(
-    pool: asyncpg.Pool, min_purchases: int, limit: int, offset: int
+    pool: asyncpg.Pool, min_purchases: int, limit: int, offset: int, supermarket_id: str | None
 ) -> LoyalCustomers:
-    """Customers with at least `min_purchases` purchases, most first, one page."""
-    rows = await _ask(
-        pool,
-        lambda connection: connection.fetch(queries.LOYAL_CUSTOMERS, min_purchases, limit, offset),
-    )
+    """Customers with at least `min_purchases` purchases (in one store), most first, a page."""
+    if supermarket_id is None:
+        rows = await _ask(
+            pool, lambda c: c.fetch(queries.LOYAL_CUSTOMERS, min_purchases, limit, offset)
+        )
+    else:
+        rows = await _ask(
+            pool,
+            lambda c: c.fetch(
+                queries.LOYAL_CUSTOMERS_IN_STORE, min_purchases, limit, offset, supermarket_id
+            ),
+        )
     return LoyalCustomers(
         min_purchases=min_purchases,
         count=rows[0]["total"],
@@ -48,12 +76,48 @@ async def loyal_customers(
     )
 
 
-async def top_products(pool: asyncpg.Pool, limit: int) -> TopProducts:
-    """The best sellers by units, ties with the last place included."""
-    rows = await _ask(pool, lambda connection: connection.fetch(queries.TOP_PRODUCTS, limit))
+async def top_products(pool: asyncpg.Pool, limit: int, filters: Filters) -> TopProducts:
+    """The best sellers by units (in a store, over a range), ties with the last place included."""
+    if filters.dated:
+        rows = await _ask(
+            pool,
+            lambda c: c.fetch(
+                queries.TOP_PRODUCTS_BETWEEN,
+                limit,
+                filters.from_,
+                filters.to,
+                filters.supermarket_id,
+            ),
+        )
+    elif filters.supermarket_id is not None:
+        rows = await _ask(
+            pool, lambda c: c.fetch(queries.TOP_PRODUCTS_IN_STORE, limit, filters.supermarket_id)
+        )
+    else:
+        rows = await _ask(pool, lambda c: c.fetch(queries.TOP_PRODUCTS, limit))
     return TopProducts(
         products=[
             RankedProduct(rank=row["rank"], product=row["name"], units_sold=row["units_sold"])
             for row in rows
         ]
     )
+
+
+async def daily_sales(pool: asyncpg.Pool, filters: Filters) -> DailySales:
+    """Per day and store: purchases, units, revenue, distinct customers."""
+    rows = await _ask(
+        pool,
+        lambda c: c.fetch(queries.DAILY_SALES, filters.from_, filters.to, filters.supermarket_id),
+    )
+    return DailySales(
+        from_=filters.from_,
+        to=filters.to,
+        supermarket_id=filters.supermarket_id,
+        days=[StoreDay(**dict(row)) for row in rows],
+    )
+
+
+async def supermarkets(pool: asyncpg.Pool) -> Supermarkets:
+    """Each store's totals."""
+    rows = await _ask(pool, lambda c: c.fetch(queries.SUPERMARKETS))
+    return Supermarkets(supermarkets=[StoreSummary(**dict(row)) for row in rows])

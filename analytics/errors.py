@@ -1,0 +1,14 @@
+"""What can be wrong with an owner's question.
+
+Problem (db.problems)
+└── InvalidFilter        422: a filter names an unknown store or an impossible range
+"""
+
+from __future__ import annotations
+
+from db.problems import Problem
+
+
+class InvalidFilter(Problem):
+    status = 422
+    title = "Invalid filter"

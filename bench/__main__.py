@@ -1,10 +1,11 @@
-"""`make bench`: POST /purchase against the references the issue names, in one run.
+"""`make bench`: the cash register and the analytics against their targets, in one run.
 
-Starts a private PostgreSQL (or uses BENCH_DATABASE_URL's server), loads the seed data, serves
-the cash register with WEB_CONCURRENCY workers, then measures on this machine, one after the
-other: wrk GET /health (the server's own ceiling), wrk POST /purchase (the realistic mix in
-purchase.lua), and pgbench running the very same purchase statement as one transaction per
-purchase. Checks every acknowledged purchase was stored exactly once; writes bench/results.md.
+Purchases (issue 3): a private PostgreSQL (or BENCH_DATABASE_URL's server) with the seed data,
+the cash register with 2 workers, then wrk GET /health (the server's own ceiling), wrk POST
+/purchase (the mix of purchase.lua) and pgbench running the very same purchase statement as one
+transaction per purchase; every acknowledged purchase must be stored exactly once.
+Analytics (issue 4): each endpoint's latency at the seed's size and after loading generated
+purchases with the loader, whose rate is measured too. Writes bench/results.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.analytics import run_analytics_benchmark
 from bench.purchases import run_purchase_benchmark
+
+HEADER = """# Benchmark results
+
+Written by `make bench` (`python -m bench`); do not edit by hand. Each section's figures come
+from one run on one machine, where PostgreSQL, the service and the load share the cores.
+"""
 
 
 def main() -> int:
@@ -22,13 +30,33 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=128, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--results", type=Path, default=Path("bench/results.md"))
-    arguments = parser.parse_args()
-    passed = run_purchase_benchmark(
-        seconds=arguments.seconds,
-        connections=arguments.connections,
-        workers=arguments.workers,
-        results=arguments.results,
+    parser.add_argument("--only", choices=["purchases", "analytics"], help="run one section")
+    parser.add_argument(
+        "--purchases",
+        type=int,
+        default=1_000_000,
+        help="generated purchases for the analytics section",
     )
+    parser.add_argument(
+        "--ten-million", action="store_true", help="the analytics section with 10,000,000 purchases"
+    )
+    arguments = parser.parse_args()
+    passed = True
+    sections = []
+    if arguments.only != "analytics":
+        section, ok = run_purchase_benchmark(
+            arguments.seconds, arguments.connections, arguments.workers
+        )
+        sections.append(section)
+        passed &= ok
+    if arguments.only != "purchases":
+        size = 10_000_000 if arguments.ten_million else arguments.purchases
+        section, ok = run_analytics_benchmark(size)
+        sections.append(section)
+        passed &= ok
+    report = HEADER + "".join(sections)
+    arguments.results.write_text(report)
+    print(report)
     return 0 if passed else 1
 
 

@@ -24,6 +24,15 @@ from db.embedded import EmbeddedPostgres, free_port
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
 BENCH_DATABASE = "supermarket_bench"
+# A server sized for this machine and for bulk loads (WAL room, so a load is not a string of
+# checkpoints); synchronous_commit stays on.
+SERVER_SETTINGS = {
+    "max_connections": "300",
+    "shared_buffers": "2GB",
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "30min",
+    "wal_buffers": "64MB",
+}
 
 
 @contextmanager
@@ -37,7 +46,7 @@ def bench_database() -> Iterator[str]:
     admin_url = os.environ.get("BENCH_DATABASE_URL")
     if not admin_url:
         shutil.rmtree(WORK_DIR / "pg", ignore_errors=True)
-        server = EmbeddedPostgres(WORK_DIR / "pg", settings={"max_connections": "300"}).start()
+        server = EmbeddedPostgres(WORK_DIR / "pg", settings=SERVER_SETTINGS).start()
         admin_url = server.url()
     url = admin_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
     asyncio.run(_recreate(admin_url))
@@ -121,7 +130,7 @@ def wrk(url: str, seconds: int, connections: int, script: Path, **env: str) -> d
         [
             "wrk",
             "-t",
-            "2",
+            str(min(2, connections)),
             "-c",
             str(connections),
             "-d",

@@ -1,0 +1,147 @@
+"""Analytics at the seed's size and at a chain's size, measured in one run (issue 4).
+
+Serves the analytics over the seed data and measures each endpoint's latency (wrk, one
+connection: the time of one answer), then loads generated purchases with the loader (its
+rate), and measures again. The answers must cost the same however many sales there are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.environment import ROOT, WORK_DIR, bench_database, now, serving, wrk
+
+BENCH_DIR = ROOT / "bench"
+SEED_ENDPOINTS = [
+    "/unique-customers",
+    "/loyal-customers?min_purchases=3&limit=100",
+    "/top-products?limit=3",
+]
+LATENCY_SECONDS = 5
+GENERATED_END = datetime(2026, 6, 30, tzinfo=UTC)
+
+
+def endpoints() -> list[str]:
+    last_day = (GENERATED_END - timedelta(days=1)).date()
+    window = f"from={last_day - timedelta(days=29)}&to={last_day}"
+    return [
+        *SEED_ENDPOINTS,
+        "/unique-customers?supermarket_id=SMKT002",
+        "/loyal-customers?supermarket_id=SMKT002",
+        "/top-products?supermarket_id=SMKT002",
+        f"/top-products?{window}",
+        f"/sales/daily?{window}",
+        "/supermarkets",
+    ]
+
+
+def latencies(url: str) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each endpoint, one connection at a time."""
+    return {
+        path: wrk(f"{url}{path}", LATENCY_SECONDS, 1, BENCH_DIR / "report.lua")
+        for path in endpoints()
+    }
+
+
+def generated_data(purchases: int) -> Path:
+    """Generated CSVs, made once and kept in bench/.work."""
+    folder = WORK_DIR / f"generated-{purchases}"
+    if not (folder / "purchases.csv").exists():
+        print(f"generating {purchases:,} purchases …", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loader.generate",
+                "--purchases",
+                str(purchases),
+                "--out",
+                str(folder),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+    return folder
+
+
+def load(database_url: str, folder: Path) -> tuple[float, str]:
+    """Run the loader; its rate in purchases per second and what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "loader", "--data-dir", str(folder)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
+    found = re.search(r"\(([\d,]+) purchases/s\)", result.stdout)
+    if found is None:
+        raise RuntimeError(f"the loader said: {result.stdout}{result.stderr}")
+    return float(found.group(1).replace(",", "")), result.stdout
+
+
+def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
+    """Measure; return the report section and whether every target was met."""
+    with bench_database() as database_url:
+        with serving("analytics.main:app", database_url, 1) as url:
+            print("analytics at the seed's size …", flush=True)
+            small = latencies(url)
+        rate, loader_output = load(database_url, generated_data(purchases))
+        with serving("analytics.main:app", database_url, 1) as url:
+            print(f"analytics at {purchases:,} more purchases …", flush=True)
+            large = latencies(url)
+    daily = next(path for path in endpoints() if path.startswith("/sales/daily"))
+    checks = {
+        f"loader ≥ 100,000 purchases/s ({rate:,.0f})": rate >= 100_000,
+        "30-day /sales/daily p50 < 20 ms": large[daily]["p50_ms"] < 20,
+    }
+    for path in SEED_ENDPOINTS:
+        checks[f"{path} p50 ≤ 2 × seed size"] = large[path]["p50_ms"] <= 2 * small[path]["p50_ms"]
+    return _report(purchases, rate, loader_output, small, large, checks), all(checks.values())
+
+
+def _report(
+    purchases: int,
+    rate: float,
+    loader_output: str,
+    small: dict[str, dict[str, float]],
+    large: dict[str, dict[str, float]],
+    checks: dict[str, bool],
+) -> str:
+    rows = "\n".join(
+        f"| `{path}` | {small[path]['p50_ms']:.2f} | {small[path]['p99_ms']:.2f} | "
+        f"{large[path]['p50_ms']:.2f} | {large[path]['p99_ms']:.2f} | "
+        f"{large[path]['p50_ms'] / small[path]['p50_ms']:.2f} |"
+        for path in endpoints()
+    )
+    phases = "\n".join(
+        f"    {line.strip()}"
+        for line in loader_output.splitlines()
+        if "…" in line or line.startswith(("loaded", "took"))
+    )
+    verdicts = "\n".join(f"| {name} | {'pass' if ok else 'FAIL'} |" for name, ok in checks.items())
+    return f"""
+## Analytics from the seed's size to {purchases:,} more purchases (issue 4)
+
+- Date: {now()}
+- Data: the seed (2,183 purchases), then `python -m loader.generate --purchases {purchases}`
+  (2 years, 3 stores, repeat customers) loaded by `python -m loader`.
+- Latency: wrk, 1 connection, {LATENCY_SECONDS} s per endpoint, analytics with 1 worker.
+
+Loader: **{rate:,.0f} purchases/s** (checks, lines, aggregates and rollups, one transaction):
+
+{phases}
+
+| endpoint | seed p50 ms | seed p99 ms | large p50 ms | large p99 ms | p50 ratio |
+|---|---:|---:|---:|---:|---:|
+{rows}
+
+| check | result |
+|---|---|
+{verdicts}
+"""

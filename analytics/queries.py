@@ -27,12 +27,13 @@ LEFT JOIN LATERAL (
 ORDER BY page.purchase_count DESC, page.id
 """
 
-# Products by units sold with competition ranking (1, 2, 2, 4): every product tied with the
-# last place shown is listed too.
+# Products by units sold, all time, in all stores or in store $2, with competition ranking
+# (1, 2, 2, 4): every product tied with the last place shown is listed too.
 TOP_PRODUCTS = """
 WITH sold AS (
     SELECT p.name, sum(s.units_sold)::bigint AS units_sold
     FROM product_sales s JOIN products p ON p.id = s.product_id
+    WHERE $2::text IS NULL OR s.supermarket_id = $2
     GROUP BY p.name
     HAVING sum(s.units_sold) > 0
 ),
@@ -72,21 +73,6 @@ LEFT JOIN LATERAL (
     LIMIT $2 OFFSET $3
 ) page ON true
 ORDER BY page.purchase_count DESC, page.customer_id
-"""
-
-# Top products in one store, all time ($2 the store).
-TOP_PRODUCTS_IN_STORE = """
-WITH sold AS (
-    SELECT p.name, sum(s.units_sold)::bigint AS units_sold
-    FROM product_sales s JOIN products p ON p.id = s.product_id
-    WHERE s.supermarket_id = $2
-    GROUP BY p.name
-    HAVING sum(s.units_sold) > 0
-),
-ranked AS (
-    SELECT rank() OVER (ORDER BY units_sold DESC) AS rank, name, units_sold FROM sold
-)
-SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
 """
 
 # Top products over a date range, optionally in one store: days x stores x products rows.

@@ -89,12 +89,10 @@ async def top_products(pool: asyncpg.Pool, limit: int, filters: Filters) -> TopP
                 filters.supermarket_id,
             ),
         )
-    elif filters.supermarket_id is not None:
-        rows = await _ask(
-            pool, lambda c: c.fetch(queries.TOP_PRODUCTS_IN_STORE, limit, filters.supermarket_id)
-        )
     else:
-        rows = await _ask(pool, lambda c: c.fetch(queries.TOP_PRODUCTS, limit))
+        rows = await _ask(
+            pool, lambda c: c.fetch(queries.TOP_PRODUCTS, limit, filters.supermarket_id)
+        )
     return TopProducts(
         products=[
             RankedProduct(rank=row["rank"], product=row["name"], units_sold=row["units_sold"])

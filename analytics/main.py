@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analytics.api import router
+from db.body_limit import BodyLimit
 from db.catalog import CatalogWatcher
 from db.pool import create_pool
 from db.problems import install_problem_handlers
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(router)
+    app.add_middleware(BodyLimit)
     return app
 
 

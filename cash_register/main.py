@@ -11,6 +11,7 @@ from cash_register.api import router
 from cash_register.batcher import PurchaseBatcher
 from cash_register.checkout_lane import CheckoutLane
 from cash_register.settings import cash_register_settings
+from db.body_limit import BodyLimit
 from db.catalog import CatalogWatcher
 from db.partitions import MonthKeeper
 from db.pool import create_pool
@@ -54,6 +55,7 @@ def create_app() -> FastAPI:
     install_problem_handlers(app)
     app.include_router(router)
     app.add_middleware(CheckoutLane)
+    app.add_middleware(BodyLimit)  # added last: outermost, so the lane's bodies count too
     return app
 
 

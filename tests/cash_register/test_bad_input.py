@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -98,3 +99,39 @@ async def test_unknown_route_is_a_problem_404(cash_register: httpx.AsyncClient) 
     response = await cash_register.get("/purchases/latest")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_over_the_limit_is_a_413_and_stores_nothing(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    body = b'{"supermarket_id": "SMKT001", "items": ["milk"], "pad": "' + b"x" * (2 << 20) + b'"}'
+    response = await cash_register.post(
+        "/purchase", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413_while_it_is_read(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    """No Content-Length to trust: the limit is counted as the chunks arrive."""
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"supermarket_id": "SMKT001", "items": ["milk"], "pad": "'
+        for _ in range(64):
+            sent += 1
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = await cash_register.post(
+        "/purchase", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["max_bytes"] == 1 << 20
+    assert sent < 64  # refused while reading, not after the whole body
+    assert "content-length" not in response.request.headers
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -12,11 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from cash_register.errors import BadIdempotencyKey
 from cash_register.models import PurchaseRequest, Receipt
-from cash_register.service import RecordedPurchase, make_basket
+from cash_register.service import Basket, RecordedPurchase, make_basket
 from db.health import check_database
 
 router = APIRouter()
+MAX_KEY_LENGTH = 255
 
 
 async def _pool(request: Request) -> asyncpg.Pool:
@@ -103,11 +107,29 @@ async def read_purchase(request: Request) -> PurchaseRequest:
     },
 )
 async def post_purchase(request: Request) -> Response:
-    """Record one purchase and answer with its receipt once its batch has committed."""
+    """Record one purchase and answer with its receipt once its batch has committed.
+
+    With an `Idempotency-Key` header, a retry of the same request gets the original receipt
+    (`Idempotent-Replayed: true`) and stores nothing; the key with another request is a 422.
+    """
     purchase = await read_purchase(request)
     state = request.app.state
     basket = make_basket(
         state.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
     )
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        basket = keyed(basket, key, purchase)
     recorded = await state.batcher.record(basket)
-    return _json(receipt(recorded), status=201)
+    response = _json(receipt(recorded), status=201)
+    if recorded.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def keyed(basket: Basket, key: str, purchase: PurchaseRequest) -> Basket:
+    """The basket with its idempotency key and the hash of the request it came with."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise BadIdempotencyKey()
+    digest = hashlib.sha256(purchase.model_dump_json().encode()).digest()
+    return replace(basket, idempotency_key=key, request_hash=digest)

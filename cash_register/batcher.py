@@ -130,9 +130,11 @@ class PurchaseBatcher:
         self.stats.batches += 1
         self.stats.purchases += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        for item, purchase in zip(batch, recorded, strict=True):
-            if not item.answer.done():
-                item.answer.set_result(purchase)
+        for item, outcome in zip(batch, recorded, strict=True):
+            if isinstance(outcome, Exception):
+                _answer_error(item, outcome)
+            elif not item.answer.done():
+                item.answer.set_result(outcome)
 
 
 def _answer_error(item: _Waiting, error: BaseException) -> None:

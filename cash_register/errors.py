@@ -48,3 +48,17 @@ class UnknownProduct(InvalidPurchase):
             f"items: unknown product{'s' if len(names) > 1 else ''} {listed}",
             unknown_products=names,
         )
+
+
+class BadIdempotencyKey(InvalidPurchase):
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key: 1 to 255 visible ASCII characters")
+
+
+class IdempotencyKeyReused(InvalidPurchase):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key: {key!r} was used for a different purchase; "
+            "a retry must send the same request",
+            idempotency_key=key,
+        )

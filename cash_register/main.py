@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from cash_register.api import router
 from cash_register.batcher import PurchaseBatcher
 from cash_register.checkout_lane import CheckoutLane
+from cash_register.key_expiry import KeyExpiry
 from cash_register.settings import cash_register_settings
 from db.body_limit import BodyLimit
 from db.catalog import CatalogWatcher
@@ -26,14 +27,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     On shutdown the batcher commits what it has taken before the pool closes.
     """
     settings = database_settings()
-    limits = cash_register_settings().batch_limits()
+    own = cash_register_settings()
+    limits = own.batch_limits()
     pool = await create_pool(settings)
     catalog = CatalogWatcher(settings, pool)
     batcher = PurchaseBatcher(pool, limits)
     months = MonthKeeper(pool)
+    keys = KeyExpiry(pool, own.idempotency_key_ttl_hours * 3600)
     try:
         await catalog.start()
         months.start()
+        keys.start()
         app.state.pool = pool
         app.state.catalog = catalog
         app.state.batcher = batcher
@@ -41,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await batcher.close()
         await months.stop()
+        await keys.stop()
         await catalog.stop()
         await pool.close()
 

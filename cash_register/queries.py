@@ -9,7 +9,13 @@
 # statement, so the price charged is the catalog's at commit time; a product that has left
 # the catalog has no price and fails the NOT NULL on purchase_items.unit_price.
 #
-# Returns one row per purchase, in the order given: its id, time, total and line prices.
+# $7 and $8, one element per purchase: its idempotency key (NULL: none) and request hash. A
+# keyed purchase is stored only if its key is claimed here; a key already taken (by an earlier
+# request, or one committing right now: the claim waits for it) leaves the purchase unstored,
+# and the caller replays the original.
+#
+# Returns one row per purchase, in the order given: its id, time, total, line prices and
+# whether it was stored.
 RECORD_PURCHASES = """
 WITH basket AS (
     SELECT b.position::int AS position,
@@ -33,18 +39,54 @@ priced AS (
     FROM line
     GROUP BY position
 ),
+keyed AS (
+    SELECT k.position::int AS position, k.key, k.request_hash
+    FROM unnest($7::text[], $8::bytea[]) WITH ORDINALITY AS k(key, request_hash, position)
+),
+claim AS (
+    INSERT INTO idempotency_keys (key, request_hash, purchase_id, purchased_at)
+    SELECT k.key, k.request_hash, b.purchase_id, b.purchased_at
+    FROM keyed k JOIN basket b USING (position)
+    WHERE k.key IS NOT NULL
+    ORDER BY k.key
+    ON CONFLICT (key) DO NOTHING
+    RETURNING purchase_id
+),
+kept AS (
+    SELECT b.*
+    FROM basket b JOIN keyed k USING (position)
+    WHERE k.key IS NULL OR b.purchase_id IN (SELECT purchase_id FROM claim)
+),
 purchase AS (
     INSERT INTO purchases (id, supermarket_id, customer_id, purchased_at, total_amount)
     SELECT b.purchase_id, b.supermarket_id, b.customer_id, b.purchased_at, p.total_amount
-    FROM basket b JOIN priced p USING (position)
+    FROM kept b JOIN priced p USING (position)
 ),
 item AS (
     INSERT INTO purchase_items
         (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
     SELECT b.purchase_id, b.purchased_at, b.supermarket_id, l.product_id, l.quantity, l.unit_price
-    FROM line l JOIN basket b USING (position)
+    FROM line l JOIN kept b USING (position)
 )
-SELECT b.purchase_id, b.purchased_at, p.total_amount, p.unit_prices
+SELECT b.purchase_id, b.purchased_at, p.total_amount, p.unit_prices,
+       b.purchase_id IN (SELECT purchase_id FROM kept) AS stored
 FROM basket b JOIN priced p USING (position)
 ORDER BY b.position
+"""
+
+# The purchases that claimed these keys, with their lines' prices, to replay their receipts.
+STORED_BY_KEY = """
+SELECT k.key, k.request_hash, p.id AS purchase_id, p.purchased_at, p.customer_id,
+       p.total_amount,
+       array_agg(i.product_id ORDER BY i.product_id) AS product_ids,
+       array_agg(i.unit_price ORDER BY i.product_id) AS unit_prices
+FROM idempotency_keys k
+JOIN purchases p ON p.id = k.purchase_id AND p.purchased_at = k.purchased_at
+JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
+WHERE k.key = ANY($1::text[])
+GROUP BY k.key, k.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount
+"""
+
+EXPIRE_IDEMPOTENCY_KEYS = """
+DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ from cash_register import queries
 from cash_register.errors import (
     MAX_ITEMS,
     EmptyBasket,
+    IdempotencyKeyReused,
     InvalidPurchase,
     TooManyItems,
     UnknownProduct,
@@ -37,6 +38,8 @@ class Basket:
     customer_id: uuid.UUID
     lines: tuple[BasketLine, ...]
     purchased_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class RecordedPurchase:
     purchased_at: datetime
     unit_prices: tuple[Decimal, ...]
     total_amount: Decimal
+    replayed: bool = False
 
 
 def make_basket(
@@ -72,12 +76,26 @@ def make_basket(
     return Basket(supermarket_id, user_id or uuid.uuid4(), lines)
 
 
-async def record_purchases(pool: asyncpg.Pool, baskets: list[Basket]) -> list[RecordedPurchase]:
-    """Store the baskets in one transaction, one round trip; all or none."""
+async def record_purchases(
+    pool: asyncpg.Pool, baskets: list[Basket]
+) -> list[RecordedPurchase | InvalidPurchase]:
+    """Store the baskets in one transaction, one round trip; all or none.
+
+    A basket whose idempotency key was claimed before is not stored again: it gets the
+    original purchase back (`replayed`), or `IdempotencyKeyReused` if its request differs.
+    """
     arguments = _statement_arguments(baskets)
     try:
         async with pooled_connection(pool) as connection:
             rows = await connection.fetch(queries.RECORD_PURCHASES, *arguments)
+            taken = [
+                b.idempotency_key for b, row in zip(baskets, rows, strict=True) if not row["stored"]
+            ]
+            originals = {}
+            if taken:
+                originals = {
+                    row["key"]: row for row in await connection.fetch(queries.STORED_BY_KEY, taken)
+                }
     except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:
         # The catalog changed between our check and the insert (a product or store removed).
         raise InvalidPurchase(
@@ -91,8 +109,26 @@ async def record_purchases(pool: asyncpg.Pool, baskets: list[Basket]) -> list[Re
             unit_prices=tuple(row["unit_prices"]),
             total_amount=row["total_amount"],
         )
+        if row["stored"]
+        else _replay(basket, originals.get(basket.idempotency_key))
         for basket, row in zip(baskets, rows, strict=True)
     ]
+
+
+def _replay(basket: Basket, original: asyncpg.Record | None) -> RecordedPurchase | InvalidPurchase:
+    """The purchase that first claimed the basket's key, as it was stored."""
+    key = basket.idempotency_key or ""
+    if original is None or original["request_hash"] != basket.request_hash:
+        return IdempotencyKeyReused(key)
+    prices = dict(zip(original["product_ids"], original["unit_prices"], strict=True))
+    return RecordedPurchase(
+        purchase_id=original["purchase_id"],
+        basket=replace(basket, customer_id=original["customer_id"]),
+        purchased_at=original["purchased_at"],
+        unit_prices=tuple(prices[line.product.id] for line in basket.lines),
+        total_amount=original["total_amount"],
+        replayed=True,
+    )
 
 
 def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
@@ -103,12 +139,16 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     positions: list[object] = []
     products: list[object] = []
     quantities: list[object] = []
+    keys: list[object] = []
+    hashes: list[object] = []
     for position, basket in enumerate(baskets, start=1):
         supermarkets.append(basket.supermarket_id)
         customers.append(basket.customer_id)
         times.append(basket.purchased_at)
+        keys.append(basket.idempotency_key)
+        hashes.append(basket.request_hash)
         for line in basket.lines:
             positions.append(position)
             products.append(line.product.id)
             quantities.append(line.quantity)
-    return supermarkets, customers, times, positions, products, quantities
+    return supermarkets, customers, times, positions, products, quantities, keys, hashes

@@ -16,6 +16,7 @@ class CashRegisterSettings(BaseSettings):
     purchase_batch_max_size: int = Field(default=200, ge=1, le=1000)
     purchase_batch_max_wait_ms: float = Field(default=0, ge=0, le=100)
     purchase_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    idempotency_key_ttl_hours: float = Field(default=24, gt=0)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from cash_register.api import router
 from cash_register.batcher import PurchaseBatcher
 from cash_register.checkout_lane import CheckoutLane
-from cash_register.key_expiry import KeyExpiry
+from cash_register.key_expiry import key_expiry
 from cash_register.settings import cash_register_settings
 from db.body_limit import BodyLimit
 from db.catalog import CatalogWatcher
-from db.partitions import MonthKeeper
+from db.partitions import month_keeper
 from db.pool import create_pool
 from db.problems import install_problem_handlers
 from db.settings import database_settings
@@ -32,8 +32,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await create_pool(settings)
     catalog = CatalogWatcher(settings, pool)
     batcher = PurchaseBatcher(pool, limits)
-    months = MonthKeeper(pool)
-    keys = KeyExpiry(pool, own.idempotency_key_ttl_hours * 3600)
+    months = month_keeper(pool)
+    keys = key_expiry(pool, own.idempotency_key_ttl_hours * 3600)
     try:
         await catalog.start()
         months.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -14,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from cash_register import offline_sync
 from cash_register.errors import BadIdempotencyKey
-from cash_register.models import PurchaseRequest, Receipt
+from cash_register.models import PurchaseRequest, PurchaseUpload, Receipt, UploadResult
 from cash_register.service import Basket, RecordedPurchase, make_basket
+from cash_register.settings import cash_register_settings
 from db.health import check_database
 
 router = APIRouter()
@@ -70,6 +73,7 @@ async def service_info() -> dict[str, Any]:
         "description": "Records purchases from the tills. Prices come from the catalog.",
         "endpoints": {
             "record a purchase": "POST /purchase",
+            "upload offline sales": "POST /purchases",
             "health": "GET /health",
             "API documentation": "GET /docs",
         },
@@ -133,3 +137,15 @@ def keyed(basket: Basket, key: str, purchase: PurchaseRequest) -> Basket:
         raise BadIdempotencyKey()
     digest = hashlib.sha256(purchase.model_dump_json().encode()).digest()
     return replace(basket, idempotency_key=key, request_hash=digest)
+
+
+@router.post("/purchases", responses={413: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+async def post_purchases(upload: PurchaseUpload, request: Request) -> UploadResult:
+    """Offline sync: up to 1,000 sales, each with its own `client_purchase_id` and
+    `purchased_at`. Each is created, found a duplicate of an earlier upload, or rejected with
+    its reason; a bad one does not reject the others."""
+    state = request.app.state
+    max_age = timedelta(days=cash_register_settings().offline_max_age_days)
+    return await offline_sync.upload(
+        state.catalog.current, state.batcher, upload.purchases, max_age
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,3 +41,32 @@ class Receipt(BaseModel):
     purchased_at: datetime
     items: list[ReceiptLine]
     total_amount: Decimal
+
+
+class OfflinePurchase(PurchaseRequest):
+    """A sale a till made while offline: its own id (the idempotency key) and time."""
+
+    client_purchase_id: str = Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+    purchased_at: datetime = Field(description="When the sale happened; no zone means UTC.")
+
+
+class PurchaseUpload(BaseModel):
+    """Up to 1,000 offline sales. Each is checked on its own: a bad one rejects only itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purchases: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class UploadOutcome(BaseModel):
+    client_purchase_id: str | None
+    status: Literal["created", "duplicate", "rejected"]
+    purchase_id: int | None = None
+    reason: str | None = None
+
+
+class UploadResult(BaseModel):
+    created: int
+    duplicates: int
+    rejected: int
+    outcomes: list[UploadOutcome]

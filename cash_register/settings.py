@@ -17,6 +17,7 @@ class CashRegisterSettings(BaseSettings):
     purchase_batch_max_wait_ms: float = Field(default=0, ge=0, le=100)
     purchase_batches_in_flight: int = Field(default=4, ge=1, le=64)
     idempotency_key_ttl_hours: float = Field(default=24, gt=0)
+    offline_max_age_days: int = Field(default=30, ge=1, le=366)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

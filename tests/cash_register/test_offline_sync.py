@@ -1,0 +1,123 @@
+"""POST /purchases: a till's offline sales, each with its own id and time and outcome."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def sale(client_id: str, days_ago: float, items: list[str], **more: object) -> dict[str, object]:
+    return {
+        "client_purchase_id": client_id,
+        "supermarket_id": "SMKT002",
+        "items": items,
+        "purchased_at": (NOW - timedelta(days=days_ago)).isoformat(),
+        **more,
+    }
+
+
+def upload() -> list[dict[str, object]]:
+    customer = str(uuid.UUID(int=42, version=4))
+    return [
+        sale("till3-0001", 2, ["milk", "milk"]),
+        sale("till3-0002", 2.5, ["unicorn"]),
+        sale("till3-0003", -1, ["bread"]),  # tomorrow: the till's clock is wrong
+        sale("till3-0004", 1, ["eggs"], user_id=customer),
+        sale("till3-0005", 400, ["eggs"]),  # older than the 30-day limit
+        sale("till3-0006", 1, ["eggs"], user_id="not-a-uuid"),
+        {"supermarket_id": "SMKT002", "items": ["milk"], "purchased_at": NOW.isoformat()},
+        sale("till3-0008", 0, ["cheese"], user_id=customer),
+    ]
+
+
+async def test_each_sale_gets_its_own_outcome(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    response = await cash_register.post("/purchases", json={"purchases": upload()})
+    assert response.status_code == 200
+    body = response.json()
+    statuses = [(o["client_purchase_id"], o["status"]) for o in body["outcomes"]]
+    assert statuses == [
+        ("till3-0001", "created"),
+        ("till3-0002", "rejected"),
+        ("till3-0003", "rejected"),
+        ("till3-0004", "created"),
+        ("till3-0005", "rejected"),
+        ("till3-0006", "rejected"),
+        (None, "rejected"),
+        ("till3-0008", "created"),
+    ]
+    reasons = [o["reason"] for o in body["outcomes"]]
+    assert "unicorn" in reasons[1]
+    assert "future" in reasons[2]
+    assert "older than 30 days" in reasons[4]
+    assert "user_id" in reasons[5]
+    assert "client_purchase_id" in reasons[6]
+    assert (body["created"], body["duplicates"], body["rejected"]) == (3, 0, 5)
+    stored = await catalog.fetch("SELECT purchased_at FROM purchases ORDER BY purchased_at")
+    assert [row["purchased_at"] for row in stored] == [
+        NOW - timedelta(days=2),
+        NOW - timedelta(days=1),
+        NOW,
+    ]
+
+
+async def test_a_retried_upload_stores_nothing_twice(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    first = (await cash_register.post("/purchases", json={"purchases": upload()})).json()
+    again = (await cash_register.post("/purchases", json={"purchases": upload()})).json()
+    assert (again["created"], again["duplicates"], again["rejected"]) == (0, 3, 5)
+    created = [o["purchase_id"] for o in first["outcomes"] if o["status"] == "created"]
+    assert [o["purchase_id"] for o in again["outcomes"] if o["status"] == "duplicate"] == created
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 3
+    assert await catalog.fetchval("SELECT sum(purchase_count) FROM customers") == 3
+
+
+async def test_a_client_id_reused_for_another_sale_is_rejected(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    await cash_register.post("/purchases", json={"purchases": [sale("till9-1", 1, ["milk"])]})
+    body = (
+        await cash_register.post("/purchases", json={"purchases": [sale("till9-1", 1, ["bread"])]})
+    ).json()
+    assert body["outcomes"][0]["status"] == "rejected"
+    assert "different purchase" in body["outcomes"][0]["reason"]
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 1
+
+
+async def test_offline_sales_count_on_their_own_day(
+    cash_register: httpx.AsyncClient, analytics: httpx.AsyncClient
+) -> None:
+    day = (NOW - timedelta(days=3)).date()
+    sales = [sale(f"till4-{n}", 3, ["yogurt"] * (n + 1)) for n in range(4)]
+    assert (await cash_register.post("/purchases", json={"purchases": sales})).json()[
+        "created"
+    ] == 4
+    body = (
+        await analytics.get("/sales/daily", params={"from": day.isoformat(), "to": day.isoformat()})
+    ).json()
+    assert body["days"] == [
+        {
+            "day": day.isoformat(),
+            "supermarket_id": "SMKT002",
+            "purchases": 4,
+            "units": 10,
+            "revenue": "12.00",
+            "customers": 4,
+        }
+    ]
+
+
+async def test_upload_size_is_bounded(cash_register: httpx.AsyncClient) -> None:
+    empty = await cash_register.post("/purchases", json={"purchases": []})
+    assert empty.status_code == 422
+    many = [sale(f"t-{n}", 1, ["milk"]) for n in range(1001)]
+    too_many = await cash_register.post("/purchases", json={"purchases": many})
+    assert too_many.status_code == 422
+    assert "purchases" in too_many.json()["detail"]

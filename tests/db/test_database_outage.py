@@ -93,3 +93,72 @@ async def test_analytics_answer_503_in_an_outage_and_recover(
         while (await post(client, "/unique-customers")).status_code != 200:
             assert time.monotonic() - back < RECOVERY_SECONDS, "no recovery within 5 s"
             await asyncio.sleep(0.1)
+
+
+CLIENTS = 8
+SALES_PER_CLIENT = 40
+CRASH_AFTER_SALES = 40
+
+
+async def test_retrying_tills_store_every_sale_exactly_once_through_a_crash(
+    own_postgres: EmbeddedPostgres,
+) -> None:
+    """Tills retry every sale with its idempotency key until it is acknowledged, while the
+    database is killed and restarted under them."""
+    acknowledged: dict[str, int] = {}
+    statuses: list[int] = []
+    restarted_at: list[float] = []
+    first_201_after_restart: list[float] = []
+    enough_sold = asyncio.Event()
+
+    async def till(client: httpx.AsyncClient, number: int) -> None:
+        for sale in range(SALES_PER_CLIENT):
+            key = f"till{number}-{sale}"
+            deadline = time.monotonic() + 60
+            while key not in acknowledged:
+                assert time.monotonic() < deadline, f"{key} never acknowledged"
+                try:
+                    response = await client.post(
+                        "/purchase", json=SALE, headers={"Idempotency-Key": key}
+                    )
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+                    continue
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    acknowledged[key] = response.json()["purchase_id"]
+                    if len(acknowledged) >= CRASH_AFTER_SALES:
+                        enough_sold.set()
+                    if restarted_at and not first_201_after_restart:
+                        first_201_after_restart.append(time.monotonic())
+                else:
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)  # the next customer at this till
+
+    async def crash() -> None:
+        await enough_sold.wait()
+        # In a thread: the tills keep selling while the server dies and comes back.
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(own_postgres.start)
+        restarted_at.append(time.monotonic())
+
+    async for client in app_client("cash_register.main"):
+        await asyncio.gather(crash(), *(till(client, n) for n in range(CLIENTS)))
+
+    assert len(acknowledged) == CLIENTS * SALES_PER_CLIENT
+    assert set(statuses) <= {201, 503}, f"unexpected answers: {sorted(set(statuses))}"
+    assert 503 in statuses, "the outage was seen by the tills"
+    assert first_201_after_restart[0] - restarted_at[0] < RECOVERY_SECONDS
+    connection = await asyncpg.connect(own_postgres.url())
+    try:
+        per_key = await connection.fetch(
+            "SELECT k.key, count(p.id) AS purchases, min(p.id) AS purchase_id "
+            "FROM idempotency_keys k JOIN purchases p ON p.id = k.purchase_id GROUP BY k.key"
+        )
+        new_sales = await connection.fetchval("SELECT count(*) FROM purchases") - 2183
+    finally:
+        await connection.close()
+    assert new_sales == CLIENTS * SALES_PER_CLIENT  # none lost, none twice
+    assert {row["key"]: row["purchase_id"] for row in per_key} == acknowledged
+    assert all(row["purchases"] == 1 for row in per_key)

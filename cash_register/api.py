@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -18,7 +16,7 @@ from starlette.responses import Response
 from cash_register import offline_sync
 from cash_register.errors import BadIdempotencyKey
 from cash_register.models import PurchaseRequest, PurchaseUpload, Receipt, UploadResult
-from cash_register.service import Basket, RecordedPurchase, make_basket
+from cash_register.service import Basket, RecordedPurchase, make_basket, with_idempotency_key
 from cash_register.settings import cash_register_settings
 from db.health import check_database
 
@@ -135,8 +133,7 @@ def keyed(basket: Basket, key: str, purchase: PurchaseRequest) -> Basket:
     """The basket with its idempotency key and the hash of the request it came with."""
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise BadIdempotencyKey()
-    digest = hashlib.sha256(purchase.model_dump_json().encode()).digest()
-    return replace(basket, idempotency_key=key, request_hash=digest)
+    return with_idempotency_key(basket, key, purchase)
 
 
 @router.post("/purchases", responses={413: PROBLEM, 422: PROBLEM, 503: PROBLEM})

@@ -9,7 +9,7 @@ configured limit is rejected; the others go on. Analytics count each sale on its
 from __future__ import annotations
 
 import asyncio
-import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from cash_register.batcher import PurchaseBatcher
 from cash_register.errors import IdempotencyKeyReused, InvalidPurchase
 from cash_register.models import OfflinePurchase, UploadOutcome, UploadResult
-from cash_register.service import Basket, make_basket
+from cash_register.service import Basket, make_basket, with_idempotency_key
 from db.catalog import Catalog
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -50,15 +50,7 @@ def _offline_basket(
         basket = make_basket(catalog, sale.supermarket_id, sale.user_id, sale.items)
     except InvalidPurchase as error:
         raise SaleRejected(error.detail) from None
-    digest = hashlib.sha256(sale.model_dump_json().encode()).digest()
-    return Basket(
-        basket.supermarket_id,
-        basket.customer_id,
-        basket.lines,
-        moment,
-        sale.client_purchase_id,
-        digest,
-    )
+    return replace(with_idempotency_key(basket, sale.client_purchase_id, sale), purchased_at=moment)
 
 
 async def _store(batcher: PurchaseBatcher, basket: Basket) -> UploadOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -9,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
+from pydantic import BaseModel
 
 from cash_register import queries
 from cash_register.errors import (
@@ -74,6 +76,13 @@ def make_basket(
         raise UnknownProduct(unknown)
     lines = tuple(BasketLine(catalog.products[name], count) for name, count in quantities.items())
     return Basket(supermarket_id, user_id or uuid.uuid4(), lines)
+
+
+def with_idempotency_key(basket: Basket, key: str, request: BaseModel) -> Basket:
+    """The basket with its idempotency key and the hash of the request it came with, so a
+    retry can be told from another purchase under the same key."""
+    digest = hashlib.sha256(request.model_dump_json().encode()).digest()
+    return replace(basket, idempotency_key=key, request_hash=digest)
 
 
 async def record_purchases(

@@ -15,7 +15,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 SERVER_USER = "embedded_postgres"  # PostgreSQL refuses to run as root.
@@ -171,16 +170,3 @@ class EmbeddedPostgres:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-
-
-def wait_until_accepting(port: int, timeout: float = START_TIMEOUT_SECONDS) -> None:
-    """Block until something accepts TCP connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

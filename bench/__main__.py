@@ -30,6 +30,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=128, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--results", type=Path, default=Path("bench/results.md"))
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the sections to the results file instead of replacing it",
+    )
     parser.add_argument("--only", choices=["purchases", "analytics"], help="run one section")
     parser.add_argument(
         "--purchases",
@@ -54,8 +59,11 @@ def main() -> int:
         section, ok = run_analytics_benchmark(size)
         sections.append(section)
         passed &= ok
-    report = HEADER + "".join(sections)
-    arguments.results.write_text(report)
+    report = "".join(sections)
+    if arguments.append and arguments.results.exists():
+        arguments.results.write_text(arguments.results.read_text() + report)
+    else:
+        arguments.results.write_text(HEADER + report)
     print(report)
     return 0 if passed else 1
 

@@ -4,10 +4,12 @@ The CSV files are streamed into staging tables with COPY (PostgreSQL parses the 
 checked, keyed and stored set-based, in one transaction: no per-row work in Python.
 """
 
-# Serialises loaders: two at once would both see a purchase as new. Naive times are UTC.
+# Serialises loaders: two at once would both see a purchase as new. Naive times are UTC. Sorts
+# and hashes of a million rows stay in memory (the default 4MB spills them to disk).
 BEGIN_LOAD = """
 SELECT pg_advisory_xact_lock(7210002);
 SET LOCAL TimeZone = 'UTC';
+SET LOCAL work_mem = '256MB';
 """
 
 # `line` is the line in the file: the header is line 1, so numbering starts at 2.
@@ -24,26 +26,35 @@ CREATE TEMP TABLE staged_purchase (
 ) ON COMMIT DROP;
 """
 
-# One row per (purchase line, product name) with the number of times it was named.
-SPLIT_BASKETS = """
-CREATE TEMP TABLE staged_line ON COMMIT DROP AS
-SELECT s.line, btrim(name) AS product_name, count(*)::int AS quantity
-FROM staged_purchase s, unnest(string_to_array(coalesce(s.items_list, ''), ',')) AS name
-GROUP BY s.line, btrim(name);
-ANALYZE staged_line;
+# Baskets repeat: a chain sells the same few lists of items again and again (the 1M generated
+# purchases hold 45k distinct lists), so each distinct items_list is split, checked and priced
+# once, and purchases find their lines by joining on it. `basket_line`: one row per (list,
+# product name) with the number of times the list names it.
+BASKETS = """
+CREATE TEMP TABLE basket_line ON COMMIT DROP AS
+SELECT b.items_list, btrim(name) AS product_name, count(*)::int AS quantity
+FROM (SELECT DISTINCT items_list FROM staged_purchase WHERE items_list IS NOT NULL) b,
+     unnest(string_to_array(b.items_list, ',')) AS name
+GROUP BY 1, 2;
+ANALYZE basket_line;
+CREATE TEMP TABLE basket ON COMMIT DROP AS
+SELECT l.items_list,
+       btrim(regexp_replace(l.items_list, '\\s*,\\s*', ',', 'g')) AS items,
+       btrim(l.items_list) <> ''
+           AND bool_and(l.product_name <> '' AND k.name IS NOT NULL)
+           AND sum(l.quantity) <= 100 AS checked
+FROM basket_line l
+LEFT JOIN (SELECT name FROM products UNION SELECT product_name FROM staged_product) k
+    ON k.name = l.product_name
+GROUP BY l.items_list;
+ANALYZE basket;
 """
 
 MONEY = r"'^\d{1,10}(\.\d{1,2})?$'"
+TIMESTAMP = r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'"
 
-# Every problem of every file, as (file, line, reason). Purchases may name stores and
-# products that the database has already, besides those of the files.
-PROBLEMS = rf"""
-WITH known_store AS (
-    SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket
-),
-known_product AS (
-    SELECT name FROM products UNION SELECT product_name FROM staged_product
-)
+# Problems of the two small files, as (file, line, reason): checked before anything else.
+CATALOG_PROBLEMS = rf"""
 SELECT 'supermarkets.csv' AS file, line, format('bad supermarket id %L', coalesce(id, '')) AS reason
 FROM staged_supermarket WHERE coalesce(id, '') !~ '^[A-Za-z0-9_-]{{1,32}}$'
 UNION ALL
@@ -66,14 +77,28 @@ SELECT 'products_list.csv', line,
                         coalesce(unit_price, '')) END
 FROM staged_product
 WHERE CASE WHEN coalesce(unit_price, '') ~ {MONEY} THEN unit_price::numeric = 0 ELSE true END
-UNION ALL
-SELECT 'purchases.csv', line, format('unknown supermarket %L', coalesce(supermarket_id, ''))
+ORDER BY file, line
+LIMIT $1
+"""
+
+# Every problem of the purchases, as (file, line, reason): the detailed report, run only when
+# the one-pass check of KEY_PURCHASES has found a row it refuses. Purchases may name stores and
+# products that the database has already, besides those of the files.
+PURCHASE_PROBLEMS = rf"""
+WITH known_store AS (
+    SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket
+),
+known_product AS (
+    SELECT name FROM products UNION SELECT product_name FROM staged_product
+)
+SELECT 'purchases.csv' AS file, line,
+       format('unknown supermarket %L', coalesce(supermarket_id, '')) AS reason
 FROM staged_purchase s WHERE NOT EXISTS (SELECT 1 FROM known_store k WHERE k.id = s.supermarket_id)
 UNION ALL
 SELECT 'purchases.csv', line,
        format('timestamp %L is not an ISO 8601 date and time', coalesce("timestamp", ''))
 FROM staged_purchase
-WHERE NOT (coalesce("timestamp", '') ~ '^\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}'
+WHERE NOT (coalesce("timestamp", '') ~ {TIMESTAMP}
            AND input_is_valid("timestamp", 'timestamptz'))
 UNION ALL
 SELECT 'purchases.csv', line, format('user_id %L is not a UUID', coalesce(user_id, ''))
@@ -82,9 +107,9 @@ UNION ALL
 SELECT 'purchases.csv', line, 'items_list is empty: a purchase needs at least one item'
 FROM staged_purchase WHERE coalesce(btrim(items_list), '') = ''
 UNION ALL
-SELECT 'purchases.csv', line, 'items_list has an empty product name'
-FROM staged_line WHERE product_name = ''
-GROUP BY line
+SELECT 'purchases.csv', s.line, 'items_list has an empty product name'
+FROM staged_purchase s
+WHERE EXISTS (SELECT 1 FROM basket_line l WHERE l.items_list = s.items_list AND l.product_name = '')
 UNION ALL
 SELECT 'purchases.csv', line, 'more than 100 items in one purchase'
 FROM staged_purchase
@@ -93,7 +118,7 @@ UNION ALL
 SELECT 'purchases.csv', line,
        'unknown product' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END
        || string_agg(quote_literal(product_name), ', ' ORDER BY product_name)
-FROM staged_line l
+FROM staged_purchase s JOIN basket_line l USING (items_list)
 WHERE product_name <> ''
   AND NOT EXISTS (SELECT 1 FROM known_product k WHERE k.name = l.product_name)
 GROUP BY line
@@ -121,21 +146,33 @@ ON CONFLICT (name) DO UPDATE SET unit_price = excluded.unit_price
 WHERE p.unit_price IS DISTINCT FROM excluded.unit_price
 """
 
-# Checked purchases with their import key: the row's meaning (store, instant, customer,
-# items as written, total), so loading the same file again finds every row stored already.
-KEY_PURCHASES = """
+# The purchases typed, checked and keyed in one pass over the file. A value that does not cast
+# stops the statement; a row that casts but breaks a rule is kept with `checked` false. Either
+# way the loader then runs PURCHASE_PROBLEMS for the report, so a good file pays for one pass.
+# The import key is the row's meaning (store, instant, customer, items as written, total), so
+# loading the same file again finds every row stored already.
+KEY_PURCHASES = rf"""
 CREATE TEMP TABLE load_purchase ON COMMIT DROP AS
-SELECT line, supermarket_id, purchased_at, customer_id, total_amount,
+SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list,
        md5(concat_ws('|', supermarket_id, purchased_at, customer_id, items, total_amount))::uuid
-           AS import_key
+           AS import_key,
+       checked
 FROM (
-    SELECT line, supermarket_id, "timestamp"::timestamptz AS purchased_at,
-           user_id::uuid AS customer_id, total_amount::numeric(12, 2) AS total_amount,
-           btrim(regexp_replace(items_list, '\\s*,\\s*', ',', 'g')) AS items
-    FROM staged_purchase
+    SELECT s.line, s.supermarket_id, s."timestamp"::timestamptz AS purchased_at,
+           s.user_id::uuid AS customer_id, s.total_amount::numeric(12, 2) AS total_amount,
+           s.items_list, b.items,
+           coalesce(s."timestamp" ~ {TIMESTAMP} AND s.user_id IS NOT NULL
+                    AND s.total_amount ~ {MONEY} AND b.checked AND k.id IS NOT NULL,
+                    false) AS checked
+    FROM staged_purchase s
+    LEFT JOIN basket b USING (items_list)
+    LEFT JOIN (SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket) k
+        ON k.id = s.supermarket_id
+    OFFSET 0  -- each value is cast once, not again inside the key
 ) p;
 ANALYZE load_purchase;
 """
+REFUSED_ROWS = "SELECT line FROM load_purchase WHERE NOT checked ORDER BY line LIMIT $1"
 
 # Rows that repeat an earlier row of the file exactly: one purchase exported twice.
 REPEATED_ROWS = """
@@ -144,14 +181,17 @@ FROM load_purchase GROUP BY import_key HAVING count(*) > 1
 """
 DROP_REPEATS = "DELETE FROM load_purchase WHERE line = ANY($1::bigint[])"
 
-# Rows whose recorded total differs from today's catalog: kept as recorded, reported.
+# Rows whose recorded total differs from today's catalog: kept as recorded, reported. Each
+# basket is priced once.
 TOTALS_OFF_CATALOG = """
-SELECT p.line, p.total_amount, sum(c.unit_price * l.quantity) AS catalog_total
-FROM load_purchase p
-JOIN staged_line l USING (line)
-JOIN products c ON c.name = l.product_name
-GROUP BY p.line, p.total_amount
-HAVING sum(c.unit_price * l.quantity) <> p.total_amount
+WITH basket_total AS (
+    SELECT l.items_list, sum(c.unit_price * l.quantity) AS catalog_total
+    FROM basket_line l JOIN products c ON c.name = l.product_name
+    GROUP BY l.items_list
+)
+SELECT p.line, p.total_amount, b.catalog_total
+FROM load_purchase p JOIN basket_total b USING (items_list)
+WHERE b.catalog_total <> p.total_amount
 ORDER BY p.line
 LIMIT $1
 """
@@ -178,8 +218,9 @@ item AS (
     SELECT p.id, p.purchased_at, p.supermarket_id, c.id, l.quantity, c.unit_price
     FROM purchase p
     JOIN load_purchase k USING (import_key)
-    JOIN staged_line l ON l.line = k.line
+    JOIN basket_line l ON l.items_list = k.items_list
     JOIN products c ON c.name = l.product_name
+    ORDER BY p.purchased_at, p.id  -- each month's lines together, in the order of their keys
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM purchase) AS purchases, (SELECT count(*) FROM item) AS lines

@@ -89,15 +89,37 @@ async def _check_and_store(connection: asyncpg.Connection, data_dir: Path) -> Lo
     await connection.execute(queries.CREATE_STAGING)
     for chain_file in CHAIN_FILES:
         await _copy(connection, data_dir, chain_file)
+    await _refuse_problems(connection, queries.CATALOG_PROBLEMS)
     with _phase("splitting baskets"):
-        await connection.execute(queries.SPLIT_BASKETS)
-    with _phase("checking every row"):
-        problems = [
-            RowProblem(*row) for row in await connection.fetch(queries.PROBLEMS, MAX_PROBLEMS)
-        ]
+        await connection.execute(queries.BASKETS)
+    with _phase("checking and keying purchases"):
+        await _key_purchases(connection)
+    return await _store(connection)
+
+
+async def _key_purchases(connection: asyncpg.Connection) -> None:
+    """One pass types, checks and keys every purchase; the detailed report only on refusal."""
+    try:
+        async with connection.transaction():  # a savepoint: a value that does not cast
+            await connection.execute(queries.KEY_PURCHASES)
+            refused = await connection.fetch(queries.REFUSED_ROWS, MAX_PROBLEMS)
+    except asyncpg.DataError:
+        refused = None
+    if refused == []:
+        return
+    await _refuse_problems(connection, queries.PURCHASE_PROBLEMS)
+    # Only if the report and the one-pass check ever disagree: refuse, never store unchecked.
+    raise LoadRefused(
+        [RowProblem("purchases.csv", row["line"], "row refused by the checks") for row in refused]
+        if refused
+        else [RowProblem("purchases.csv", 0, "a value could not be read")]
+    )
+
+
+async def _refuse_problems(connection: asyncpg.Connection, query: str) -> None:
+    problems = [RowProblem(*row) for row in await connection.fetch(query, MAX_PROBLEMS)]
     if problems:
         raise LoadRefused(problems)
-    return await _store(connection)
 
 
 async def _copy(connection: asyncpg.Connection, data_dir: Path, chain_file: ChainFile) -> None:
@@ -118,8 +140,6 @@ def _copy_problem(chain_file: ChainFile, error: asyncpg.PostgresError) -> RowPro
 async def _store(connection: asyncpg.Connection) -> LoadReport:
     await connection.execute(queries.ADD_SUPERMARKETS)
     await connection.execute(queries.UPSERT_PRODUCTS)
-    with _phase("keying purchases"):
-        await connection.execute(queries.KEY_PURCHASES)
     report = LoadReport(
         supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
         products=await connection.fetchval("SELECT count(*) FROM staged_product"),

@@ -118,6 +118,16 @@ BAD_ROWS = [
         "SMKT001,26/05/2025 19:51,01e1e159-8045-43c2-88dd-5682b18bd680,milk,1.5",
         "not an ISO 8601",
     ),
+    (  # casts to a timestamp, so only the form check can refuse it
+        "date without a time",
+        "SMKT001,2025-05-26,01e1e159-8045-43c2-88dd-5682b18bd680,milk,1.5",
+        "timestamp '2025-05-26' is not an ISO 8601",
+    ),
+    (
+        "a word that PostgreSQL reads as a time",
+        "SMKT001,now,01e1e159-8045-43c2-88dd-5682b18bd680,milk,1.5",
+        "timestamp 'now' is not an ISO 8601",
+    ),
     (
         "empty basket",
         "SMKT001,2025-05-26T19:51:00,01e1e159-8045-43c2-88dd-5682b18bd680,,0",

@@ -26,11 +26,15 @@ CREATE TEMP TABLE staged_purchase (
 ) ON COMMIT DROP;
 """
 
+# Purchases may name stores and products that the database has already, besides the files'.
+KNOWN_STORES = "SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket"
+KNOWN_PRODUCTS = "SELECT name FROM products UNION SELECT product_name FROM staged_product"
+
 # Baskets repeat: a chain sells the same few lists of items again and again (the 1M generated
 # purchases hold 45k distinct lists), so each distinct items_list is split, checked and priced
 # once, and purchases find their lines by joining on it. `basket_line`: one row per (list,
 # product name) with the number of times the list names it.
-BASKETS = """
+BASKETS = f"""
 CREATE TEMP TABLE basket_line ON COMMIT DROP AS
 SELECT b.items_list, btrim(name) AS product_name, count(*)::int AS quantity
 FROM (SELECT DISTINCT items_list FROM staged_purchase WHERE items_list IS NOT NULL) b,
@@ -44,7 +48,7 @@ SELECT l.items_list,
            AND bool_and(l.product_name <> '' AND k.name IS NOT NULL)
            AND sum(l.quantity) <= 100 AS checked
 FROM basket_line l
-LEFT JOIN (SELECT name FROM products UNION SELECT product_name FROM staged_product) k
+LEFT JOIN ({KNOWN_PRODUCTS}) k
     ON k.name = l.product_name
 GROUP BY l.items_list;
 ANALYZE basket;
@@ -82,14 +86,13 @@ LIMIT $1
 """
 
 # Every problem of the purchases, as (file, line, reason): the detailed report, run only when
-# the one-pass check of KEY_PURCHASES has found a row it refuses. Purchases may name stores and
-# products that the database has already, besides those of the files.
+# the one-pass check of KEY_PURCHASES has found a row it refuses.
 PURCHASE_PROBLEMS = rf"""
 WITH known_store AS (
-    SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket
+    {KNOWN_STORES}
 ),
 known_product AS (
-    SELECT name FROM products UNION SELECT product_name FROM staged_product
+    {KNOWN_PRODUCTS}
 )
 SELECT 'purchases.csv' AS file, line,
        format('unknown supermarket %L', coalesce(supermarket_id, '')) AS reason
@@ -166,7 +169,7 @@ FROM (
                     false) AS checked
     FROM staged_purchase s
     LEFT JOIN basket b USING (items_list)
-    LEFT JOIN (SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket) k
+    LEFT JOIN ({KNOWN_STORES}) k
         ON k.id = s.supermarket_id
     OFFSET 0  -- each value is cast once, not again inside the key
 ) p;

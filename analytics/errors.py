@@ -1,12 +1,12 @@
 """What can be wrong with an owner's question.
 
-Problem (db.problems)
+Problem (httpkit.problems)
 └── InvalidFilter        422: a filter names an unknown store or an impossible range
 """
 
 from __future__ import annotations
 
-from db.problems import Problem
+from httpkit.problems import Problem
 
 
 class InvalidFilter(Problem):

@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from db.embedded import EmbeddedPostgres, free_port
+from devtools.embedded_postgres import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"

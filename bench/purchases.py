@@ -10,7 +10,7 @@ import asyncpg
 
 from bench.environment import ROOT, WORK_DIR, bench_database, machine, now, serving, wrk
 from cash_register.queries import RECORD_PURCHASES
-from db.embedded import program
+from devtools.embedded_postgres import program
 
 BENCH_DIR = ROOT / "bench"
 PGBENCH_CLIENTS = 16
@@ -26,7 +26,8 @@ PGBENCH_PARAMETERS = {
     "$5": "(SELECT array_agg(id) FROM (SELECT id FROM products ORDER BY random() LIMIT :n) p)",
     "$6": "array_fill(1, ARRAY[:n::int])",
     "$7": "ARRAY[NULL::text]",  # no idempotency key, as in the wrk mix
-    "$8": "ARRAY[NULL::bytea]",
+    "$8": "ARRAY[NULL::text]",  # not an offline sale
+    "$9": "ARRAY[NULL::bytea]",
 }
 PGBENCH_VARIABLES = """\\set store random(1, 3)
 \\set new random(1, 3)
@@ -38,7 +39,7 @@ PGBENCH_VARIABLES = """\\set store random(1, 3)
 def pgbench_script() -> str:
     """The cash register's own statement, one purchase per transaction."""
     statement = re.sub(
-        r"\$[1-8]\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
+        r"\$[1-9]\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
     )
     return PGBENCH_VARIABLES + " ".join(statement.split()) + ";\n"
 

@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from cash_register import offline_sync
-from cash_register.errors import BadIdempotencyKey
+from cash_register.lifetime import CashRegister, Held, cash_register_of
 from cash_register.models import PurchaseRequest, PurchaseUpload, Receipt, UploadResult
-from cash_register.service import Basket, RecordedPurchase, make_basket, with_idempotency_key
-from cash_register.settings import cash_register_settings
+from cash_register.service import (
+    RecordedPurchase,
+    checked_idempotency_key,
+    make_basket,
+    with_idempotency_key,
+)
 from db.health import check_database
+from httpkit.problems import PROBLEM
+from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
-MAX_KEY_LENGTH = 255
 
-
-async def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-
-PROBLEM = {"description": "Problem details (application/problem+json)"}
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the original receipt of an earlier request with "
+        "the same Idempotency-Key: nothing new was stored.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -79,70 +82,79 @@ async def service_info() -> dict[str, Any]:
 
 
 @router.get("/health", responses={503: PROBLEM})
-async def health(pool: Pool) -> dict[str, str]:
+async def health(held: Held) -> dict[str, str]:
     """Ready when the database answers."""
-    await check_database(pool)
+    await check_database(held.pool)
     return {"status": "ok", "database": "ok"}
 
 
-async def read_purchase(request: Request) -> PurchaseRequest:
-    """Parse and validate the body in one pass of pydantic-core.
-
-    The hot path skips FastAPI's body handling (json.loads, then validation), which costs more
-    than the rest of the request; errors come out the same as FastAPI's own.
-    """
-    try:
-        return PurchaseRequest.model_validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError(error.errors(include_url=False)) from None
-
-
-@router.post(
-    "/purchase",
-    status_code=201,
-    responses={201: {"model": Receipt}, 422: PROBLEM, 503: PROBLEM},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PurchaseRequest.model_json_schema()}},
-        }
-    },
-)
-async def post_purchase(request: Request) -> Response:
-    """Record one purchase and answer with its receipt once its batch has committed.
-
-    With an `Idempotency-Key` header, a retry of the same request gets the original receipt
-    (`Idempotent-Replayed: true`) and stores nothing; the key with another request is a 422.
-    """
-    purchase = await read_purchase(request)
-    state = request.app.state
+async def record_sale(held: CashRegister, purchase: PurchaseRequest, key: str | None) -> Response:
+    """Record one sale and answer with its receipt once its batch has committed: the one
+    handler of POST /purchase, whether the checkout lane or the route below receives it."""
     basket = make_basket(
-        state.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
+        held.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
     )
-    key = request.headers.get("idempotency-key")
     if key is not None:
-        basket = keyed(basket, key, purchase)
-    recorded = await state.batcher.record(basket)
+        basket = with_idempotency_key(basket, checked_idempotency_key(key), purchase)
+    recorded = await held.batcher.record(basket)
     response = _json(receipt(recorded), status=201)
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def keyed(basket: Basket, key: str, purchase: PurchaseRequest) -> Basket:
-    """The basket with its idempotency key and the hash of the request it came with."""
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise BadIdempotencyKey()
-    return with_idempotency_key(basket, key, purchase)
+async def checkout(request: Request) -> Response:
+    """POST /purchase as the checkout lane serves it: the body parsed and validated in one
+    pass of pydantic-core (FastAPI's json.loads-then-validate costs more than the rest of the
+    request); errors come out the same as FastAPI's own."""
+    try:
+        purchase = PurchaseRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    return await record_sale(cash_register_of(request), purchase, key)
 
 
-@router.post("/purchases", responses={413: PROBLEM, 422: PROBLEM, 503: PROBLEM})
-async def post_purchases(upload: PurchaseUpload, request: Request) -> UploadResult:
+@router.post(
+    "/purchase",
+    status_code=201,
+    operation_id="record_purchase",
+    response_model=Receipt,
+    responses={
+        201: {"description": "The receipt of the stored sale.", "headers": REPLAYED_HEADER},
+        413: PROBLEM,
+        422: PROBLEM,
+        503: PROBLEM,
+    },
+)
+async def post_purchase(
+    purchase: PurchaseRequest,
+    held: Held,
+    idempotency_key: Annotated[
+        SaleKey | None,
+        Header(
+            alias=IDEMPOTENCY_KEY,
+            description=f"Makes retries safe: {SALE_KEY_RULE}, e.g. the till's id and its "
+            "receipt number. A retry with the same key and body gets the original receipt.",
+        ),
+    ] = None,
+) -> Response:
+    """Record one purchase and answer with its receipt once its batch has committed.
+
+    With an `Idempotency-Key` header, a retry of the same request gets the original receipt
+    (`Idempotent-Replayed: true`) and stores nothing; the key with another request is a 422.
+    Served by the checkout lane (`checkout`) with the same models and handler.
+    """
+    return await record_sale(held, purchase, idempotency_key)
+
+
+@router.post(
+    "/purchases",
+    operation_id="upload_offline_purchases",
+    responses={413: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+)
+async def post_purchases(upload: PurchaseUpload, held: Held) -> UploadResult:
     """Offline sync: up to 1,000 sales, each with its own `client_purchase_id` and
     `purchased_at`. Each is created, found a duplicate of an earlier upload, or rejected with
     its reason; a bad one does not reject the others."""
-    state = request.app.state
-    max_age = timedelta(days=cash_register_settings().offline_max_age_days)
-    return await offline_sync.upload(
-        state.catalog.current, state.batcher, upload.purchases, max_age
-    )
+    return await offline_sync.upload(held, upload.purchases)

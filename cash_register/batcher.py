@@ -19,7 +19,7 @@ import asyncpg
 
 from cash_register.errors import InvalidPurchase
 from cash_register.service import Basket, RecordedPurchase, record_purchases
-from db.errors import DatabaseUnavailable
+from httpkit.problems import ShuttingDown
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ class BatchStats:
     refused_batches: int = 0
 
 
-class ShuttingDown(DatabaseUnavailable):
-    """The service is stopping and takes no new purchases; the till should retry elsewhere."""
-
-
 @dataclass
 class _Waiting:
     basket: Basket
@@ -64,12 +60,16 @@ class PurchaseBatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._closing = False
         self.stats = BatchStats()
+        self._runner: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Begin gathering purchases into batches."""
         self._runner = asyncio.create_task(self._run(), name="purchase-batcher")
 
     async def record(self, basket: Basket) -> RecordedPurchase:
         """Store `basket` in the next batch; returns once that batch has committed."""
-        if self._closing:
-            raise ShuttingDown("the cash register is shutting down")
+        if self._closing or self._runner is None:
+            raise ShuttingDown("cash register")
         answer: asyncio.Future[RecordedPurchase] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(basket, answer))
         self._arrived.set()
@@ -77,12 +77,13 @@ class PurchaseBatcher:
             self._full.set()
         return await answer
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Take no new purchases, commit those already taken, wait for every batch."""
         self._closing = True
         self._arrived.set()
         self._full.set()
-        await self._runner
+        if self._runner is not None:
+            await self._runner
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
@@ -123,7 +124,7 @@ class PurchaseBatcher:
             log.warning("batch of %d refused (%s); storing one by one", len(batch), error)
             await asyncio.gather(*(self._store([item]) for item in batch))
             return
-        except Exception as error:  # DatabaseUnavailable above all: every waiter hears it
+        except Exception as error:  # the database unavailable above all: every waiter hears it
             for item in batch:
                 _answer_error(item, error)
             return

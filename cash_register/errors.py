@@ -1,18 +1,19 @@
 """What can be wrong with a purchase, in the shop's words.
 
-Problem (db.problems)
+Problem (httpkit.problems)
 └── InvalidPurchase            422: the purchase is refused, nothing is stored
     ├── EmptyBasket
     ├── TooManyItems
     ├── UnknownSupermarket
-    └── UnknownProduct         names every unknown product at once
+    ├── UnknownProduct         names every unknown product at once
+    ├── BadIdempotencyKey
+    └── IdempotencyKeyReused   the key was claimed by another purchase
 """
 
 from __future__ import annotations
 
-from db.problems import Problem
-
-MAX_ITEMS = 100
+from httpkit.problems import Problem
+from shop.rules import MAX_ITEMS_PER_PURCHASE, SALE_KEY_RULE
 
 
 class InvalidPurchase(Problem):
@@ -28,8 +29,8 @@ class EmptyBasket(InvalidPurchase):
 class TooManyItems(InvalidPurchase):
     def __init__(self, count: int) -> None:
         super().__init__(
-            f"items: {count} items in one purchase; at most {MAX_ITEMS} are accepted",
-            max_items=MAX_ITEMS,
+            f"items: {count} items in one purchase; at most {MAX_ITEMS_PER_PURCHASE} are accepted",
+            max_items=MAX_ITEMS_PER_PURCHASE,
         )
 
 
@@ -52,7 +53,7 @@ class UnknownProduct(InvalidPurchase):
 
 class BadIdempotencyKey(InvalidPurchase):
     def __init__(self) -> None:
-        super().__init__("Idempotency-Key: 1 to 255 visible ASCII characters")
+        super().__init__(f"Idempotency-Key: {SALE_KEY_RULE}")
 
 
 class IdempotencyKeyReused(InvalidPurchase):

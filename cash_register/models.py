@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+
+from httpkit.problems import describe, validation_errors
+from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey, StoreId
 
 
 class PurchaseRequest(BaseModel):
@@ -15,12 +18,12 @@ class PurchaseRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    supermarket_id: str = Field(max_length=64, examples=["SMKT001"])
+    supermarket_id: StoreId = Field(examples=["SMKT001"])
     user_id: UUID | None = Field(
         default=None, description="The customer; omitted for a new, anonymous customer."
     )
     items: list[str] = Field(
-        description="Product names, one per unit sold (at most 100).",
+        description=f"Product names, one per unit sold (at most {MAX_ITEMS_PER_PURCHASE}).",
         examples=[["milk", "bread", "milk"]],
     )
 
@@ -44,10 +47,37 @@ class Receipt(BaseModel):
 
 
 class OfflinePurchase(PurchaseRequest):
-    """A sale a till made while offline: its own id (the idempotency key) and time."""
+    """A sale a till made while offline: its own id and time. The id identifies the sale for
+    as long as it is stored: uploading it again, whenever, stores nothing twice."""
 
-    client_purchase_id: str = Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+    client_purchase_id: SaleKey
     purchased_at: datetime = Field(description="When the sale happened; no zone means UTC.")
+
+
+class RejectedSale(BaseModel):
+    """An uploaded sale that is not a valid `OfflinePurchase`; only it is rejected."""
+
+    client_purchase_id: str | None
+    reason: str
+
+
+def _each_sale_on_its_own(value: Any) -> OfflinePurchase | RejectedSale:
+    """Validate one uploaded sale; an invalid one becomes a `RejectedSale` with its reason
+    instead of refusing the whole upload."""
+    try:
+        return OfflinePurchase.model_validate(value)
+    except ValidationError as error:
+        given = value.get("client_purchase_id") if isinstance(value, dict) else None
+        return RejectedSale(
+            client_purchase_id=given if isinstance(given, str) else None,
+            reason=describe(validation_errors(error.errors(include_url=False))),
+        )
+
+
+UploadedSale = Annotated[
+    OfflinePurchase | RejectedSale,
+    PlainValidator(_each_sale_on_its_own, json_schema_input_type=OfflinePurchase),
+]
 
 
 class PurchaseUpload(BaseModel):
@@ -55,7 +85,7 @@ class PurchaseUpload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purchases: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    purchases: list[UploadedSale] = Field(min_length=1, max_length=1000)
 
 
 class UploadOutcome(BaseModel):

@@ -9,10 +9,12 @@
 # statement, so the price charged is the catalog's at commit time; a product that has left
 # the catalog has no price and fails the NOT NULL on purchase_items.unit_price.
 #
-# $7 and $8, one element per purchase: its idempotency key (NULL: none) and request hash. A
-# keyed purchase is stored only if its key is claimed here; a key already taken (by an earlier
-# request, or one committing right now: the claim waits for it) leaves the purchase unstored,
-# and the caller replays the original.
+# $7, $8 and $9, one element per purchase: its Idempotency-Key (live sales; NULL: none), its
+# client_purchase_id (offline sales; NULL: none) and its request hash. A keyed purchase is
+# stored only if its key is claimed here; a key already taken (by an earlier request, or one
+# committing right now: the claim waits for it) leaves the purchase unstored, and the caller
+# replays the original. Live keys expire (idempotency_keys); an offline sale's id is kept in
+# offline_sales for as long as the sale itself, unique per store.
 #
 # Returns one row per purchase, in the order given: its id, time, total, line prices and
 # whether it was stored.
@@ -40,8 +42,9 @@ priced AS (
     GROUP BY position
 ),
 keyed AS (
-    SELECT k.position::int AS position, k.key, k.request_hash
-    FROM unnest($7::text[], $8::bytea[]) WITH ORDINALITY AS k(key, request_hash, position)
+    SELECT k.position::int AS position, k.key, k.client_id, k.request_hash
+    FROM unnest($7::text[], $8::text[], $9::bytea[])
+         WITH ORDINALITY AS k(key, client_id, request_hash, position)
 ),
 claim AS (
     INSERT INTO idempotency_keys (key, request_hash, purchase_id, purchased_at)
@@ -52,10 +55,22 @@ claim AS (
     ON CONFLICT (key) DO NOTHING
     RETURNING purchase_id
 ),
+offline_claim AS (
+    INSERT INTO offline_sales
+        (supermarket_id, client_purchase_id, request_hash, purchase_id, purchased_at)
+    SELECT b.supermarket_id, k.client_id, k.request_hash, b.purchase_id, b.purchased_at
+    FROM keyed k JOIN basket b USING (position)
+    WHERE k.client_id IS NOT NULL
+    ORDER BY b.supermarket_id, k.client_id
+    ON CONFLICT (supermarket_id, client_purchase_id) DO NOTHING
+    RETURNING purchase_id
+),
 kept AS (
     SELECT b.*
     FROM basket b JOIN keyed k USING (position)
-    WHERE k.key IS NULL OR b.purchase_id IN (SELECT purchase_id FROM claim)
+    WHERE (k.key IS NULL AND k.client_id IS NULL)
+       OR b.purchase_id IN (SELECT purchase_id FROM claim
+                            UNION ALL SELECT purchase_id FROM offline_claim)
 ),
 purchase AS (
     INSERT INTO purchases (id, supermarket_id, customer_id, purchased_at, total_amount)
@@ -74,17 +89,25 @@ FROM basket b JOIN priced p USING (position)
 ORDER BY b.position
 """
 
-# The purchases that claimed these keys, with their lines' prices, to replay their receipts.
+# The purchases that claimed these keys before, with their lines' prices, to replay their
+# receipts. One element per purchase whose claim failed: $1 its Idempotency-Key, or $2 its
+# store and $3 its client_purchase_id; each answer row names its position in those arrays.
 STORED_BY_KEY = """
-SELECT k.key, k.request_hash, p.id AS purchase_id, p.purchased_at, p.customer_id,
-       p.total_amount,
+SELECT k.position::int AS position, s.request_hash, p.id AS purchase_id, p.purchased_at,
+       p.customer_id, p.total_amount,
        array_agg(i.product_id ORDER BY i.product_id) AS product_ids,
        array_agg(i.unit_price ORDER BY i.product_id) AS unit_prices
-FROM idempotency_keys k
-JOIN purchases p ON p.id = k.purchase_id AND p.purchased_at = k.purchased_at
+FROM unnest($1::text[], $2::text[], $3::text[])
+     WITH ORDINALITY AS k(key, supermarket_id, client_id, position)
+JOIN LATERAL (
+    SELECT request_hash, purchase_id, purchased_at FROM idempotency_keys WHERE key = k.key
+    UNION ALL
+    SELECT request_hash, purchase_id, purchased_at FROM offline_sales
+    WHERE supermarket_id = k.supermarket_id AND client_purchase_id = k.client_id
+) s ON true
+JOIN purchases p ON p.id = s.purchase_id AND p.purchased_at = s.purchased_at
 JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
-WHERE k.key = ANY($1::text[])
-GROUP BY k.key, k.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount
+GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount
 """
 
 EXPIRE_IDEMPOTENCY_KEYS = """

@@ -10,11 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cash_register import queries
 from cash_register.errors import (
-    MAX_ITEMS,
+    BadIdempotencyKey,
     EmptyBasket,
     IdempotencyKeyReused,
     InvalidPurchase,
@@ -24,6 +24,9 @@ from cash_register.errors import (
 )
 from db.catalog import Catalog, Product
 from db.pool import pooled_connection
+from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey
+
+_SALE_KEY: TypeAdapter[str] = TypeAdapter(SaleKey)
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,17 @@ class Basket:
     customer_id: uuid.UUID
     lines: tuple[BasketLine, ...]
     purchased_at: datetime | None = None
+    # A live sale's Idempotency-Key (remembered for IDEMPOTENCY_KEY_TTL_HOURS), or an offline
+    # sale's client_purchase_id (remembered as long as the sale is stored), with the hash of
+    # the request, so a retry can be told from another sale under the same key.
     idempotency_key: str | None = None
+    client_purchase_id: str | None = None
     request_hash: bytes | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The key a retry of this sale is recognised by, whichever kind it is."""
+        return self.idempotency_key or self.client_purchase_id
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ def make_basket(
     """
     if not item_names:
         raise EmptyBasket()
-    if len(item_names) > MAX_ITEMS:
+    if len(item_names) > MAX_ITEMS_PER_PURCHASE:
         raise TooManyItems(len(item_names))
     if supermarket_id not in catalog.supermarkets:
         raise UnknownSupermarket(supermarket_id)
@@ -78,11 +90,34 @@ def make_basket(
     return Basket(supermarket_id, user_id or uuid.uuid4(), lines)
 
 
+def request_hash(request: BaseModel) -> bytes:
+    """What a retry must repeat exactly: the validated request, hashed."""
+    return hashlib.sha256(request.model_dump_json().encode()).digest()
+
+
+def checked_idempotency_key(value: str) -> str:
+    """An `Idempotency-Key` header as the one rule for sale keys allows, else a 422."""
+    try:
+        return _SALE_KEY.validate_python(value)
+    except ValidationError:
+        raise BadIdempotencyKey() from None
+
+
 def with_idempotency_key(basket: Basket, key: str, request: BaseModel) -> Basket:
-    """The basket with its idempotency key and the hash of the request it came with, so a
-    retry can be told from another purchase under the same key."""
-    digest = hashlib.sha256(request.model_dump_json().encode()).digest()
-    return replace(basket, idempotency_key=key, request_hash=digest)
+    """The live sale with its idempotency key and the hash of the request it came with."""
+    return replace(basket, idempotency_key=key, request_hash=request_hash(request))
+
+
+def as_offline_sale(
+    basket: Basket, client_purchase_id: str, purchased_at: datetime, request: BaseModel
+) -> Basket:
+    """The offline sale with its own id, its own time and the hash of what the till sent."""
+    return replace(
+        basket,
+        client_purchase_id=client_purchase_id,
+        purchased_at=purchased_at,
+        request_hash=request_hash(request),
+    )
 
 
 async def record_purchases(
@@ -97,14 +132,8 @@ async def record_purchases(
     try:
         async with pooled_connection(pool) as connection:
             rows = await connection.fetch(queries.RECORD_PURCHASES, *arguments)
-            taken = [
-                b.idempotency_key for b, row in zip(baskets, rows, strict=True) if not row["stored"]
-            ]
-            originals = {}
-            if taken:
-                originals = {
-                    row["key"]: row for row in await connection.fetch(queries.STORED_BY_KEY, taken)
-                }
+            taken = [b for b, row in zip(baskets, rows, strict=True) if not row["stored"]]
+            originals = iter(await _originals(connection, taken) if taken else [])
     except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:
         # The catalog changed between our check and the insert (a product or store removed).
         raise InvalidPurchase(
@@ -119,14 +148,28 @@ async def record_purchases(
             total_amount=row["total_amount"],
         )
         if row["stored"]
-        else _replay(basket, originals.get(basket.idempotency_key))
+        else _replay(basket, next(originals))
         for basket, row in zip(baskets, rows, strict=True)
     ]
 
 
+async def _originals(
+    connection: asyncpg.Connection, taken: list[Basket]
+) -> list[asyncpg.Record | None]:
+    """The stored purchase behind each basket whose key was claimed before, in order."""
+    rows = await connection.fetch(
+        queries.STORED_BY_KEY,
+        [b.idempotency_key for b in taken],
+        [b.supermarket_id for b in taken],
+        [b.client_purchase_id for b in taken],
+    )
+    found = {row["position"]: row for row in rows}
+    return [found.get(position) for position in range(1, len(taken) + 1)]
+
+
 def _replay(basket: Basket, original: asyncpg.Record | None) -> RecordedPurchase | InvalidPurchase:
     """The purchase that first claimed the basket's key, as it was stored."""
-    key = basket.idempotency_key or ""
+    key = basket.key or ""
     if original is None or original["request_hash"] != basket.request_hash:
         return IdempotencyKeyReused(key)
     prices = dict(zip(original["product_ids"], original["unit_prices"], strict=True))
@@ -149,15 +192,27 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     products: list[object] = []
     quantities: list[object] = []
     keys: list[object] = []
+    client_ids: list[object] = []
     hashes: list[object] = []
     for position, basket in enumerate(baskets, start=1):
         supermarkets.append(basket.supermarket_id)
         customers.append(basket.customer_id)
         times.append(basket.purchased_at)
         keys.append(basket.idempotency_key)
+        client_ids.append(basket.client_purchase_id)
         hashes.append(basket.request_hash)
         for line in basket.lines:
             positions.append(position)
             products.append(line.product.id)
             quantities.append(line.quantity)
-    return supermarkets, customers, times, positions, products, quantities, keys, hashes
+    return (
+        supermarkets,
+        customers,
+        times,
+        positions,
+        products,
+        quantities,
+        keys,
+        client_ids,
+        hashes,
+    )

@@ -1,7 +1,8 @@
-"""The cash register's own settings: how purchases are gathered into shared commits."""
+"""The cash register's own settings: group commit, keys, offline sales and chores."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import Field
@@ -17,7 +18,12 @@ class CashRegisterSettings(BaseSettings):
     purchase_batch_max_wait_ms: float = Field(default=0, ge=0, le=100)
     purchase_batches_in_flight: int = Field(default=4, ge=1, le=64)
     idempotency_key_ttl_hours: float = Field(default=24, gt=0)
+    idempotency_key_expiry_every_seconds: float = Field(default=600, ge=1)
     offline_max_age_days: int = Field(default=30, ge=1, le=366)
+    # How far in the future an offline sale's time may be (the till's clock runs fast).
+    offline_clock_skew_seconds: float = Field(default=300, ge=0, le=86_400)
+    # How often the coming months' partitions are created where missing (also at start).
+    month_keeper_every_hours: float = Field(default=12, gt=0, le=24 * 7)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(
@@ -25,6 +31,14 @@ class CashRegisterSettings(BaseSettings):
             max_wait_seconds=self.purchase_batch_max_wait_ms / 1000,
             max_in_flight=self.purchase_batches_in_flight,
         )
+
+    @property
+    def offline_max_age(self) -> timedelta:
+        return timedelta(days=self.offline_max_age_days)
+
+    @property
+    def offline_clock_skew(self) -> timedelta:
+        return timedelta(seconds=self.offline_clock_skew_seconds)
 
 
 @lru_cache

@@ -89,7 +89,7 @@ class CatalogWatcher:
                 raise
             except (*CONNECTION_ERRORS, asyncpg.PostgresError) as error:
                 log.warning("catalog watcher lost PostgreSQL, retrying: %s", error)
-            await asyncio.sleep(1)
+            await asyncio.sleep(self._settings.catalog_reconnect_seconds)
 
     async def _listen_until_disconnected(self) -> None:
         connection = await connect(self._settings)

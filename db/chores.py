@@ -1,7 +1,8 @@
 """Background chores of a service: one piece of database work, repeated on a schedule.
 
-A chore that fails because the database is away is retried sooner, and logged; it never
-stops the service.
+A chore that fails because the database is away is logged and tried again after
+`CHORE_RETRY_SECONDS`; it never stops the service. Chores have the same start/stop shape as
+every other part a service holds for its life.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from db.errors import CONNECTION_ERRORS
+from db.settings import database_settings
 
 log = logging.getLogger(__name__)
-RETRY_SECONDS = 60
 
 
 class PeriodicChore:
@@ -28,7 +29,7 @@ class PeriodicChore:
         self._work = work
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Run the work now, then every `every_seconds`, in the background."""
         self._task = asyncio.create_task(self._run(), name=self.name)
 
@@ -47,4 +48,4 @@ class PeriodicChore:
                 raise
             except (*CONNECTION_ERRORS, asyncpg.PostgresError) as error:
                 log.warning("%s failed, retrying: %s", self.name, error)
-                await asyncio.sleep(RETRY_SECONDS)
+                await asyncio.sleep(database_settings().chore_retry_seconds)

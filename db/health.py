@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncpg
 
+from db.errors import StatementTimedOut
 from db.pool import pooled_connection
-
-HEALTH_TIMEOUT_SECONDS = 2.0
+from db.settings import database_settings
 
 
 async def check_database(pool: asyncpg.Pool) -> None:
-    """Run `SELECT 1` within a short timeout; raise `DatabaseUnavailable` if it fails."""
-    async with pooled_connection(pool) as connection:
-        await connection.fetchval("SELECT 1", timeout=HEALTH_TIMEOUT_SECONDS)
+    """Run `SELECT 1` within a short timeout; raise a `DatabaseUnavailable` saying why not."""
+    limit = database_settings().db_health_timeout_seconds
+    try:
+        async with pooled_connection(pool) as connection:
+            await connection.fetchval("SELECT 1", timeout=limit)
+    except StatementTimedOut as error:
+        raise StatementTimedOut(limit) from error

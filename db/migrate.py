@@ -12,8 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
+from db.locks import AdvisoryLock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_LOCK_KEY = 7_210_001  # any constant that no other advisory lock of ours uses
 
 CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -33,7 +34,7 @@ def migration_files() -> list[Path]:
 async def apply_migrations(connection: asyncpg.Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names of those applied now."""
     applied_now: list[str] = []
-    await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    await connection.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.MIGRATIONS)
     try:
         await connection.execute(CREATE_LEDGER)
         done = {row["version"] for row in await connection.fetch(APPLIED_VERSIONS)}
@@ -45,7 +46,7 @@ async def apply_migrations(connection: asyncpg.Connection) -> list[str]:
                 await connection.execute(RECORD_VERSION, path.stem)
             applied_now.append(path.stem)
     finally:
-        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await connection.execute("SELECT pg_advisory_unlock($1)", AdvisoryLock.MIGRATIONS)
     return applied_now
 
 

@@ -6,22 +6,33 @@ when the month is created); this keeps that from happening in the first place.
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 
 from db.chores import PeriodicChore
+from db.locks import AdvisoryLock
 
+# The last parameter is the advisory lock that serialises partition creation.
+CREATE_MONTHS = "SELECT create_purchase_months($1::date, $2::date, $3)"
 CREATE_MONTHS_AROUND_NOW = """
 SELECT create_purchase_months((now() - interval '1 month')::date,
-                              (now() + interval '3 months')::date)
+                              (now() + interval '3 months')::date, $1)
 """
-EVERY_SECONDS = 12 * 3600
 
 
 async def create_months_around_now(pool: asyncpg.Pool) -> int:
     """Create last month through three months ahead where missing; returns how many."""
-    return await pool.fetchval(CREATE_MONTHS_AROUND_NOW)
+    return await pool.fetchval(CREATE_MONTHS_AROUND_NOW, AdvisoryLock.PARTITIONS)
 
 
-def month_keeper(pool: asyncpg.Pool) -> PeriodicChore:
-    """Creates the coming months at start and twice a day."""
-    return PeriodicChore("month-keeper", EVERY_SECONDS, lambda: create_months_around_now(pool))
+async def create_months(
+    connection: asyncpg.Connection | asyncpg.Pool, first: date, last: date
+) -> int:
+    """Create the months from `first` through `last` where missing; returns how many."""
+    return await connection.fetchval(CREATE_MONTHS, first, last, AdvisoryLock.PARTITIONS)
+
+
+def month_keeper(pool: asyncpg.Pool, every_seconds: float) -> PeriodicChore:
+    """Creates the coming months at start and then every `every_seconds`."""
+    return PeriodicChore("month-keeper", every_seconds, lambda: create_months_around_now(pool))

@@ -4,6 +4,7 @@ connections for the loader and listeners, all with the same bounded wait for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,12 +13,16 @@ from typing import TypeVar
 
 import asyncpg
 
-from db.errors import CONNECTION_ERRORS, DatabaseUnavailable
-from db.settings import DatabaseSettings
+from db.errors import (
+    CONNECTION_ERRORS,
+    DatabaseUnreachable,
+    PoolExhausted,
+    StatementTimedOut,
+)
+from db.settings import DatabaseSettings, database_settings
 
 log = logging.getLogger(__name__)
 Opened = TypeVar("Opened")
-POOL_ACQUIRE_TIMEOUT_SECONDS = 5.0
 
 
 async def _wait_for_database(
@@ -34,7 +39,7 @@ async def _wait_for_database(
             return await open_it()
         except CONNECTION_ERRORS as error:
             if time.monotonic() >= deadline:
-                raise DatabaseUnavailable(
+                raise DatabaseUnreachable(
                     f"PostgreSQL did not accept connections within "
                     f"{settings.db_startup_wait_seconds:g} s: {error}"
                 ) from error
@@ -77,13 +82,29 @@ async def connect(settings: DatabaseSettings) -> asyncpg.Connection:
 
 @asynccontextmanager
 async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection from the pool; a database that cannot be reached is `DatabaseUnavailable`.
+    """A connection from the pool, for one request's work; every failure says its cause.
 
-    Bounded: waiting for a free connection, or for a lost server, ends after
-    `POOL_ACQUIRE_TIMEOUT_SECONDS` instead of hanging the request.
+    Bounded: the wait for a free connection ends after `DB_POOL_ACQUIRE_TIMEOUT_SECONDS`
+    (`PoolExhausted` when every connection stayed busy, `DatabaseUnreachable` when none could
+    be opened); a statement that outlives `DB_COMMAND_TIMEOUT_SECONDS`, or the server's own
+    statement_timeout, is `StatementTimedOut`; a lost server is `DatabaseUnreachable`.
     """
+    settings = database_settings()
+    wait = settings.db_pool_acquire_timeout_seconds
     try:
-        async with pool.acquire(timeout=POOL_ACQUIRE_TIMEOUT_SECONDS) as connection:
-            yield connection
+        connection = await pool.acquire(timeout=wait)
+    except TimeoutError as error:
+        if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+            raise PoolExhausted(wait) from error
+        raise DatabaseUnreachable(f"PostgreSQL did not accept a connection: {error}") from error
     except CONNECTION_ERRORS as error:
-        raise DatabaseUnavailable(f"PostgreSQL did not answer: {error}") from error
+        raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
+    try:
+        yield connection
+    except (TimeoutError, asyncpg.QueryCanceledError) as error:
+        raise StatementTimedOut(settings.db_command_timeout_seconds) from error
+    except CONNECTION_ERRORS as error:
+        raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
+    finally:
+        with contextlib.suppress(*CONNECTION_ERRORS):
+            await pool.release(connection)

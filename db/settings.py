@@ -35,6 +35,12 @@ class DatabaseSettings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_command_timeout_seconds: float = Field(default=10.0, gt=0)
     db_startup_wait_seconds: float = Field(default=30.0, ge=0)
+    db_pool_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_health_timeout_seconds: float = Field(default=2.0, gt=0)
+    # After a lost connection, how long the catalog listener waits before it connects again.
+    catalog_reconnect_seconds: float = Field(default=1.0, gt=0)
+    # How long a background chore waits before it tries again after the database failed it.
+    chore_retry_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _require_a_database(self) -> DatabaseSettings:

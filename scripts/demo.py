@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from db.embedded import EmbeddedPostgres
+from devtools.embedded_postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "supermarket"

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from db.embedded import EmbeddedPostgres
 from db.migrate import apply_migrations
 from db.settings import database_settings
+from devtools.embedded_postgres import EmbeddedPostgres
 from loader.service import load_chain_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
     "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
     "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
-    "daily_product_sales, idempotency_keys, products, supermarkets"
+    "daily_product_sales, idempotency_keys, offline_sales, products, supermarkets"
 )
 
 

@@ -9,11 +9,12 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from cash_register.batcher import BatchLimits, PurchaseBatcher, ShuttingDown
+from cash_register.batcher import BatchLimits, PurchaseBatcher
 from cash_register.errors import InvalidPurchase
 from cash_register.service import Basket, BasketLine, RecordedPurchase, make_basket
 from db.catalog import Catalog, Product, read_catalog
 from db.errors import DatabaseUnavailable
+from httpkit.problems import ShuttingDown
 
 GATHER_ALL = BatchLimits(max_size=1000, max_wait_seconds=0.2, max_in_flight=2)
 STORES = ("SMKT001", "SMKT002", "SMKT003")
@@ -43,8 +44,9 @@ async def test_concurrent_purchases_share_a_transaction_and_get_their_own_answer
     catalog = await read_catalog(pool)
     baskets = varied_baskets(catalog, 300)
     batcher = PurchaseBatcher(pool, GATHER_ALL)
+    await batcher.start()
     results = await asyncio.gather(*(batcher.record(basket) for basket in baskets))
-    await batcher.close()
+    await batcher.stop()
 
     assert batcher.stats.purchases == 300
     assert batcher.stats.batches < 10  # gathered, not one commit each
@@ -74,11 +76,12 @@ async def test_a_purchase_the_database_refuses_fails_alone(pool: asyncpg.Pool) -
     vanished = Product(id=987_654, name="discontinued", unit_price=Decimal("1.00"))
     bad = Basket("SMKT001", uuid.uuid4(), (BasketLine(vanished, 1),))
     batcher = PurchaseBatcher(pool, GATHER_ALL)
+    await batcher.start()
     outcomes = await asyncio.gather(
         *(batcher.record(basket) for basket in [*good[:10], bad, *good[10:]]),
         return_exceptions=True,
     )
-    await batcher.close()
+    await batcher.stop()
 
     assert isinstance(outcomes[10], InvalidPurchase)
     stored = [outcome for outcome in outcomes if isinstance(outcome, RecordedPurchase)]
@@ -94,22 +97,24 @@ async def test_an_unreachable_database_fails_every_waiter_with_503_not_a_hang(
     catalog = await read_catalog(pool)
     await pool.close()
     batcher = PurchaseBatcher(pool, GATHER_ALL)
+    await batcher.start()
     outcomes = await asyncio.wait_for(
         asyncio.gather(
             *(batcher.record(b) for b in varied_baskets(catalog, 5)), return_exceptions=True
         ),
         timeout=10,
     )
-    await batcher.close()
+    await batcher.stop()
     assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes)
 
 
 async def test_close_commits_what_was_taken_and_refuses_the_rest(pool: asyncpg.Pool) -> None:
     catalog = await read_catalog(pool)
     batcher = PurchaseBatcher(pool, BatchLimits(max_size=5, max_wait_seconds=0.05, max_in_flight=1))
+    await batcher.start()
     taken = [asyncio.create_task(batcher.record(b)) for b in varied_baskets(catalog, 23)]
     await asyncio.sleep(0)  # every task has handed its basket over
-    await batcher.close()
+    await batcher.stop()
     results = [task.result() for task in taken]
     assert len({result.purchase_id for result in results}) == 23
     assert await pool.fetchval("SELECT count(*) FROM purchases") == 23
@@ -120,7 +125,8 @@ async def test_close_commits_what_was_taken_and_refuses_the_rest(pool: asyncpg.P
 async def test_batches_respect_the_maximum_size(pool: asyncpg.Pool) -> None:
     catalog = await read_catalog(pool)
     batcher = PurchaseBatcher(pool, BatchLimits(max_size=7, max_wait_seconds=0.05, max_in_flight=1))
+    await batcher.start()
     await asyncio.gather(*(batcher.record(b) for b in varied_baskets(catalog, 50)))
-    await batcher.close()
+    await batcher.stop()
     assert batcher.stats.largest_batch == 7
     assert batcher.stats.purchases == 50

@@ -151,13 +151,37 @@ async def test_a_purchase_is_visible_to_analytics_as_soon_as_it_is_acknowledged(
     assert top[0]["units_sold"] == 7
 
 
+def resolve(document: dict, schema: dict) -> dict:
+    """A schema with its `$ref` followed inside the OpenAPI document."""
+    while "$ref" in schema:
+        *_, name = schema["$ref"].split("/")
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
 async def test_purchase_is_documented_in_openapi(cash_register: httpx.AsyncClient) -> None:
-    """The checkout lane answers POST /purchase; the documented route describes it."""
-    operation = (await cash_register.get("/openapi.json")).json()["paths"]["/purchase"]["post"]
-    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    """The checkout lane answers POST /purchase; the documented route declares everything it
+    reads and answers, from the same models."""
+    document = (await cash_register.get("/openapi.json")).json()
+    operation = document["paths"]["/purchase"]["post"]
+    schema = resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
     assert set(schema["required"]) == {"supermarket_id", "items"}
     assert schema["additionalProperties"] is False
-    assert {"201", "422", "503"} <= set(operation["responses"])
+    assert {"201", "413", "422", "503"} <= set(operation["responses"])
+    assert "Idempotent-Replayed" in operation["responses"]["201"]["headers"]
+    receipt = resolve(
+        document, operation["responses"]["201"]["content"]["application/json"]["schema"]
+    )
+    assert {"purchase_id", "items", "total_amount"} <= set(receipt["properties"])
+    [key] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header"
+    assert key["required"] is False
+    upload = document["paths"]["/purchases"]["post"]
+    envelope = resolve(document, upload["requestBody"]["content"]["application/json"]["schema"])
+    sale = resolve(document, envelope["properties"]["purchases"]["items"])
+    assert {"client_purchase_id", "purchased_at", "supermarket_id", "items"} <= set(
+        sale["required"]
+    )
 
 
 async def test_other_methods_on_purchase_still_reach_fastapi(

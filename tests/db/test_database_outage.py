@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 import pytest
 
-from db.embedded import EmbeddedPostgres
 from db.migrate import apply_migrations
 from db.settings import database_settings
+from devtools.embedded_postgres import EmbeddedPostgres
 from loader.service import load_chain_data
 from tests.conftest import SEED_DIR, app_client
 

@@ -6,13 +6,14 @@ import asyncio
 import csv
 import uuid
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import asyncpg
 import httpx
 import pytest
 
+from db.partitions import create_months
 from tests.conftest import SEED_DIR, app_client
 
 
@@ -47,17 +48,17 @@ async def test_a_sale_in_a_month_without_partition_is_kept_and_moved_later(
     assert await catalog.fetchval("SELECT count(*) FROM purchases_default") == 1
     units_before = await catalog.fetchval("SELECT sum(units_sold) FROM product_sales")
 
-    assert await catalog.fetchval("SELECT create_purchase_months('2031-06-01', '2031-08-01')") == 3
+    assert await create_months(catalog, date(2031, 6, 1), date(2031, 8, 1)) == 3
     assert await catalog.fetchval("SELECT count(*) FROM purchases_default") == 0
     assert await catalog.fetchval("SELECT count(*) FROM purchase_items_default") == 0
     assert await catalog.fetchval("SELECT count(*) FROM purchases_y2031m07") == 1
     assert await catalog.fetchval("SELECT count(*) FROM purchase_items_y2031m07") == 2
     assert await catalog.fetchval("SELECT sum(units_sold) FROM product_sales") == units_before
-    assert await catalog.fetchval("SELECT create_purchase_months('2031-06-01', '2031-08-01')") == 0
+    assert await create_months(catalog, date(2031, 6, 1), date(2031, 8, 1)) == 0
 
 
 async def test_a_date_range_reads_only_its_months(catalog: asyncpg.Connection) -> None:
-    await catalog.execute("SELECT create_purchase_months('2030-01-01', '2030-12-01')")
+    await create_months(catalog, date(2030, 1, 1), date(2030, 12, 1))
     plan = "\n".join(
         row[0]
         for row in await catalog.fetch(

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from db.embedded import free_port
+from devtools.embedded_postgres import free_port
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.deploy.test_docker_files import dockerfile_cmd
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from db.embedded import free_port
+from devtools.embedded_postgres import free_port
 from loader.service import LoadRefused, load_chain_data
 from tests.conftest import ROOT, SEED_DIR, PostgresUnderTest, SeedFacts
 

@@ -1,13 +1,15 @@
 """Errors as HTTP problem details (RFC 9457), the one place both services map them.
 
 A service raises `Problem` subclasses (its domain errors) from its logic; the handlers
-installed here turn those, request validation errors and an unreachable database into
-`application/problem+json` answers. It lives in `db/` because that is the one package the
-services share; it holds no SQL.
+installed here turn those, request validation errors and an unavailable database into
+`application/problem+json` answers. Every 503 carries `Retry-After` and a `cause` saying
+which wait ran out: the database unreachable, the pool exhausted, a statement timed out, or
+the service shutting down.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -17,8 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from db.errors import DatabaseUnavailable
+from httpkit.settings import http_settings
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM = {"description": "Problem details (application/problem+json)"}
 
 
 class Problem(Exception):
@@ -33,23 +37,58 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+class ShuttingDown(Problem):
+    """The service is stopping and takes no new work; the client should retry (elsewhere)."""
+
+    status = 503
+    title = "Shutting down"
+    cause = "shutting_down"
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            f"this {service} is shutting down and takes no new requests; "
+            "send the request again (another instance will take it)",
+            cause=self.cause,
+        )
+
+
 def problem_response(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any
 ) -> Response:
-    """One problem-details answer."""
+    """One problem-details answer; a 503 always says when to try again."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extensions}
+    if status == 503:
+        headers = {"Retry-After": str(http_settings().retry_after_seconds), **(headers or {})}
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
 
 
-def _field_name(location: tuple[int | str, ...]) -> str:
-    """`("body", "items", 3)` → `items[3]`; the part of the request that is wrong."""
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+def field_name(location: Iterable[int | str]) -> str:
+    """`("body", "items", 3)` → `items[3]`: the part of a request that is wrong, named the
+    same way in every answer (a 422 of a route, a rejected sale of an offline upload)."""
     name = ""
-    for part in parts:
-        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    for part in location:
+        if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, int) or str(part).isdigit():
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
     return name or "body"
+
+
+def validation_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
+    """pydantic's errors as `{"field", "message"}` pairs, fields named by `field_name`."""
+    return [
+        {"field": field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
+        for item in errors
+    ]
+
+
+def describe(errors: list[dict[str, str]]) -> str:
+    """`field: message; field: message`, the `detail` of an invalid request."""
+    return "; ".join(f"{item['field']}: {item['message']}" for item in errors)
 
 
 async def _on_domain_problem(_: Request, error: Exception) -> Response:
@@ -59,22 +98,15 @@ async def _on_domain_problem(_: Request, error: Exception) -> Response:
 
 async def _on_invalid_request(_: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
-        for item in error.errors()
-    ]
-    detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
-    return problem_response(422, "Invalid request", detail or "invalid request", errors=errors)
+    errors = validation_errors(error.errors())
+    return problem_response(
+        422, "Invalid request", describe(errors) or "invalid request", errors=errors
+    )
 
 
 async def _on_database_unavailable(_: Request, error: Exception) -> Response:
     assert isinstance(error, DatabaseUnavailable)
-    return problem_response(
-        503,
-        "Database unavailable",
-        "The database is not reachable right now; try again shortly.",
-        headers={"Retry-After": str(DatabaseUnavailable.retry_after_seconds)},
-    )
+    return problem_response(503, "Database unavailable", error.explanation, cause=error.cause)
 
 
 async def _on_http_error(_: Request, error: Exception) -> Response:
@@ -99,11 +131,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of this app as problem details."""
     for error_type, handler in _HANDLERS:
         app.add_exception_handler(error_type, handler)
-
-
-async def problem_for(request: Request, error: Exception) -> Response | None:
-    """The answer to `error`, for code that runs outside FastAPI's exception handling."""
-    for error_type, handler in _HANDLERS:
-        if isinstance(error, error_type):
-            return await handler(request, error)
-    return None

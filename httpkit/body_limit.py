@@ -7,13 +7,10 @@ cannot make a service buffer an unbounded body. Pure ASGI, outermost of our midd
 
 from __future__ import annotations
 
-import os
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db.problems import Problem, problem_response
-
-DEFAULT_MAX_BODY_BYTES = 1 << 20
+from httpkit.problems import Problem, problem_response
+from httpkit.settings import http_settings
 
 
 class BodyTooLarge(Problem):
@@ -24,16 +21,10 @@ class BodyTooLarge(Problem):
         super().__init__(f"the request body is larger than {limit} bytes", max_bytes=limit)
 
 
-def max_body_bytes() -> int:
-    """`MAX_BODY_BYTES` from the environment (default 1 MiB); read when the app is built."""
-    value = os.environ.get("MAX_BODY_BYTES", "")
-    return int(value) if value.strip() else DEFAULT_MAX_BODY_BYTES
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit if limit is not None else max_body_bytes()
+        self.limit = limit if limit is not None else http_settings().max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

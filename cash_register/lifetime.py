@@ -1,0 +1,64 @@
+"""What a cash register process holds for its life, in one typed container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from cash_register.batcher import PurchaseBatcher
+from cash_register.key_expiry import key_expiry
+from cash_register.settings import CashRegisterSettings
+from db.catalog import CatalogWatcher
+from db.chores import PeriodicChore
+from db.partitions import month_keeper
+from db.settings import DatabaseSettings
+from httpkit.app import Part
+
+
+@dataclass(frozen=True)
+class CashRegister:
+    """The pool, the catalog, the group commit and the chores of one worker process."""
+
+    settings: CashRegisterSettings
+    pool: asyncpg.Pool
+    catalog: CatalogWatcher
+    batcher: PurchaseBatcher
+    chores: tuple[PeriodicChore, ...]
+
+    @classmethod
+    def build(
+        cls, database: DatabaseSettings, own: CashRegisterSettings, pool: asyncpg.Pool
+    ) -> CashRegister:
+        return cls(
+            settings=own,
+            pool=pool,
+            catalog=CatalogWatcher(database, pool),
+            batcher=PurchaseBatcher(pool, own.batch_limits()),
+            chores=(
+                month_keeper(pool, own.month_keeper_every_hours * 3600),
+                key_expiry(
+                    pool,
+                    own.idempotency_key_ttl_hours * 3600,
+                    own.idempotency_key_expiry_every_seconds,
+                ),
+            ),
+        )
+
+    def parts(self) -> tuple[Part, ...]:
+        """In start order; they stop in reverse, so the batcher commits what it has taken
+        while the catalog and the pool are still there."""
+        return (self.catalog, *self.chores, self.batcher)
+
+
+def cash_register_of(connection: HTTPConnection) -> CashRegister:
+    """The running process's `CashRegister` (set by the lifespan)."""
+    held = connection.app.state.cash_register
+    assert isinstance(held, CashRegister)
+    return held
+
+
+Held = Annotated[CashRegister, Depends(cash_register_of)]

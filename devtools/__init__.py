@@ -1,0 +1,1 @@
+"""Development tooling for `make demo`, `make test` and `make bench`; never in an image."""

@@ -1,0 +1,59 @@
+"""The frame both services are built in: the same errors, the same middleware, in the same
+order, and the same start/stop shape for everything a service holds for its life.
+
+Fast lanes (a pure ASGI handler for one hot route, such as the cash register's POST /purchase)
+are placed where the router is: inside every middleware and inside the exception handlers.
+Whatever wraps the app (the body limit now; request ids, metrics, authentication) therefore
+wraps a lane exactly as it wraps every other route, by construction, and a lane's errors are
+answered by the same handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
+
+from httpkit.body_limit import BodyLimit
+from httpkit.problems import install_problem_handlers
+
+Lane = Callable[[ASGIApp], ASGIApp]
+
+
+class Part(Protocol):
+    """Something a service holds for its life: started at start-up, stopped at shutdown."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@asynccontextmanager
+async def running(*parts: Part) -> AsyncIterator[None]:
+    """Start the parts in order; stop them in reverse, also when a later one fails to start."""
+    async with AsyncExitStack() as stack:
+        for part in parts:
+            await part.start()
+            stack.push_async_callback(part.stop)
+        yield
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], Any],
+    router: APIRouter,
+    lanes: Sequence[Lane] = (),
+) -> FastAPI:
+    """A service's FastAPI app with our error answers, middleware and lanes in their places."""
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(router)
+    for lane in lanes:
+        app.router.middleware_stack = lane(app.router.middleware_stack)
+    app.add_middleware(BodyLimit)
+    return app

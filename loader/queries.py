@@ -1,29 +1,40 @@
 """All SQL of the loader.
 
 The CSV files are streamed into staging tables with COPY (PostgreSQL parses the CSV), then
-checked, keyed and stored set-based, in one transaction: no per-row work in Python.
+checked and keyed set-based before anything is written; then the purchases are stored in
+chunks of bounded size, each its own transaction: no per-row work in Python.
 """
 
-# Serialises loaders: two at once would both see a purchase as new. Naive times are UTC. Sorts
-# and hashes of a million rows stay in memory (the default 4MB spills them to disk).
-BEGIN_LOAD = """
-SELECT pg_advisory_xact_lock(7210002);
-SET LOCAL TimeZone = 'UTC';
-SET LOCAL work_mem = '256MB';
-"""
+# Serialises loaders for the whole import ($1: the loader's advisory lock): two at once would
+# both see a purchase as new.
+LOCK_LOADER = "SELECT pg_advisory_lock($1)"
+UNLOCK_LOADER = "SELECT pg_advisory_unlock($1)"
 
-# `line` is the line in the file: the header is line 1, so numbering starts at 2.
+# For the checking transaction: naive times are UTC; sorts and hashes of a million rows stay
+# in memory ($1: work_mem; the default 4MB spills them to disk).
+CHECKING_SESSION = "SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true)"
+
+# For each storing transaction: the aggregate shard that no till writes ($1), so a till never
+# waits for a row of the import's counters, nor the import for a till's.
+STORING_SESSION = "SELECT set_config('shop.aggregate_shard', $1, true)"
+
+# `line` is the line in the file: the header is line 1, so numbering starts at 2. The tables
+# live for the loader's session, across the checking and storing transactions.
 CREATE_STAGING = """
 CREATE TEMP TABLE staged_supermarket (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2), id text
-) ON COMMIT DROP;
+);
 CREATE TEMP TABLE staged_product (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2), product_name text, unit_price text
-) ON COMMIT DROP;
+);
 CREATE TEMP TABLE staged_purchase (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2),
     supermarket_id text, "timestamp" text, user_id text, items_list text, total_amount text
-) ON COMMIT DROP;
+);
+"""
+DROP_STAGING = """
+DROP TABLE IF EXISTS staged_supermarket, staged_product, staged_purchase, basket_line, basket,
+    load_purchase
 """
 
 # Purchases may name stores and products that the database has already, besides the files'.
@@ -34,33 +45,36 @@ KNOWN_PRODUCTS = "SELECT name FROM products UNION SELECT product_name FROM stage
 # purchases hold 45k distinct lists), so each distinct items_list is split, checked and priced
 # once, and purchases find their lines by joining on it. `basket_line`: one row per (list,
 # product name) with the number of times the list names it.
-BASKETS = f"""
-CREATE TEMP TABLE basket_line ON COMMIT DROP AS
+BASKET_LINES = """
+CREATE TEMP TABLE basket_line AS
 SELECT b.items_list, btrim(name) AS product_name, count(*)::int AS quantity
 FROM (SELECT DISTINCT items_list FROM staged_purchase WHERE items_list IS NOT NULL) b,
      unnest(string_to_array(b.items_list, ',')) AS name
-GROUP BY 1, 2;
-ANALYZE basket_line;
-CREATE TEMP TABLE basket ON COMMIT DROP AS
+GROUP BY 1, 2
+"""
+# $1: the most items one purchase may hold.
+BASKETS = f"""
+CREATE TEMP TABLE basket AS
 SELECT l.items_list,
        btrim(regexp_replace(l.items_list, '\\s*,\\s*', ',', 'g')) AS items,
        btrim(l.items_list) <> ''
            AND bool_and(l.product_name <> '' AND k.name IS NOT NULL)
-           AND sum(l.quantity) <= 100 AS checked
+           AND sum(l.quantity) <= $1 AS checked
 FROM basket_line l
 LEFT JOIN ({KNOWN_PRODUCTS}) k
     ON k.name = l.product_name
-GROUP BY l.items_list;
-ANALYZE basket;
+GROUP BY l.items_list
 """
+ANALYZE_BASKETS = "ANALYZE basket_line; ANALYZE basket"
 
 MONEY = r"'^\d{1,10}(\.\d{1,2})?$'"
 TIMESTAMP = r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'"
 
 # Problems of the two small files, as (file, line, reason): checked before anything else.
+# $1: how many to report at most; $2: the pattern of a store id.
 CATALOG_PROBLEMS = rf"""
 SELECT 'supermarkets.csv' AS file, line, format('bad supermarket id %L', coalesce(id, '')) AS reason
-FROM staged_supermarket WHERE coalesce(id, '') !~ '^[A-Za-z0-9_-]{{1,32}}$'
+FROM staged_supermarket WHERE coalesce(id, '') !~ $2::text
 UNION ALL
 SELECT 'supermarkets.csv', line, format('duplicate supermarket %L', id)
 FROM (SELECT line, id, row_number() OVER (PARTITION BY id ORDER BY line) AS n
@@ -86,7 +100,8 @@ LIMIT $1
 """
 
 # Every problem of the purchases, as (file, line, reason): the detailed report, run only when
-# the one-pass check of KEY_PURCHASES has found a row it refuses.
+# the one-pass check of KEY_PURCHASES has found a row it refuses. $1: how many to report at
+# most; $2: the most items one purchase may hold.
 PURCHASE_PROBLEMS = rf"""
 WITH known_store AS (
     {KNOWN_STORES}
@@ -114,9 +129,9 @@ SELECT 'purchases.csv', s.line, 'items_list has an empty product name'
 FROM staged_purchase s
 WHERE EXISTS (SELECT 1 FROM basket_line l WHERE l.items_list = s.items_list AND l.product_name = '')
 UNION ALL
-SELECT 'purchases.csv', line, 'more than 100 items in one purchase'
+SELECT 'purchases.csv', line, format('more than %s items in one purchase', $2::int)
 FROM staged_purchase
-WHERE length(items_list) - length(replace(items_list, ',', '')) >= 100
+WHERE length(items_list) - length(replace(items_list, ',', '')) >= $2::int
 UNION ALL
 SELECT 'purchases.csv', line,
        'unknown product' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END
@@ -153,13 +168,15 @@ WHERE p.unit_price IS DISTINCT FROM excluded.unit_price
 # stops the statement; a row that casts but breaks a rule is kept with `checked` false. Either
 # way the loader then runs PURCHASE_PROBLEMS for the report, so a good file pays for one pass.
 # The import key is the row's meaning (store, instant, customer, items as written, total), so
-# loading the same file again finds every row stored already.
+# loading the same file again finds every row stored already. Each row gets its chunk, in time
+# order ($1 purchases a chunk): the unit the import commits in.
 KEY_PURCHASES = rf"""
-CREATE TEMP TABLE load_purchase ON COMMIT DROP AS
+CREATE TEMP TABLE load_purchase AS
 SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list,
        md5(concat_ws('|', supermarket_id, purchased_at, customer_id, items, total_amount))::uuid
            AS import_key,
-       checked
+       checked,
+       ((row_number() OVER (ORDER BY purchased_at, line) - 1) / $1)::int AS chunk
 FROM (
     SELECT s.line, s.supermarket_id, s."timestamp"::timestamptz AS purchased_at,
            s.user_id::uuid AS customer_id, s.total_amount::numeric(12, 2) AS total_amount,
@@ -172,9 +189,9 @@ FROM (
     LEFT JOIN ({KNOWN_STORES}) k
         ON k.id = s.supermarket_id
     OFFSET 0  -- each value is cast once, not again inside the key
-) p;
-ANALYZE load_purchase;
+) p
 """
+INDEX_PURCHASES = "CREATE INDEX ON load_purchase (chunk); ANALYZE load_purchase"
 REFUSED_ROWS = "SELECT line FROM load_purchase WHERE NOT checked ORDER BY line LIMIT $1"
 
 # Rows that repeat an earlier row of the file exactly: one purchase exported twice.
@@ -187,9 +204,15 @@ DROP_REPEATS = "DELETE FROM load_purchase WHERE line = ANY($1::bigint[])"
 # Rows whose recorded total differs from today's catalog: kept as recorded, reported. Each
 # basket is priced once.
 TOTALS_OFF_CATALOG = """
-WITH basket_total AS (
+WITH catalog AS (  -- the catalog as this load leaves it: the file's prices replace the stored
+    SELECT product_name AS name, unit_price::numeric AS unit_price FROM staged_product
+    UNION ALL
+    SELECT name, unit_price FROM products
+    WHERE name NOT IN (SELECT product_name FROM staged_product)
+),
+basket_total AS (
     SELECT l.items_list, sum(c.unit_price * l.quantity) AS catalog_total
-    FROM basket_line l JOIN products c ON c.name = l.product_name
+    FROM basket_line l JOIN catalog c ON c.name = l.product_name
     GROUP BY l.items_list
 )
 SELECT p.line, p.total_amount, b.catalog_total
@@ -199,18 +222,24 @@ ORDER BY p.line
 LIMIT $1
 """
 
-PURCHASE_MONTHS = """
-SELECT create_purchase_months(min(purchased_at)::date, max(purchased_at)::date)
+PURCHASE_SPAN = """
+SELECT min(purchased_at)::date AS first, max(purchased_at)::date AS last,
+       coalesce(max(chunk), -1) + 1 AS chunks
 FROM load_purchase
 """
 
-# Stores the purchases not stored by an earlier load, with their lines priced from the
-# catalog; the triggers fold the aggregates and rollups. Returns how many were new.
+# Stores the purchases of chunk $1 not stored by an earlier load, with their lines priced from
+# the catalog; the triggers fold the aggregates and rollups. Returns how many were new.
 STORE_NEW_PURCHASES = """
-WITH purchase AS (
+WITH chunk AS MATERIALIZED (
+    SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key, items_list
+    FROM load_purchase
+    WHERE chunk = $1
+),
+purchase AS (
     INSERT INTO purchases (purchased_at, supermarket_id, customer_id, total_amount, import_key)
     SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key
-    FROM load_purchase
+    FROM chunk
     ORDER BY purchased_at
     ON CONFLICT (import_key, purchased_at) DO NOTHING
     RETURNING id, purchased_at, supermarket_id, import_key
@@ -220,7 +249,7 @@ item AS (
         (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
     SELECT p.id, p.purchased_at, p.supermarket_id, c.id, l.quantity, c.unit_price
     FROM purchase p
-    JOIN load_purchase k USING (import_key)
+    JOIN chunk k USING (import_key)
     JOIN basket_line l ON l.items_list = k.items_list
     JOIN products c ON c.name = l.product_name
     ORDER BY p.purchased_at, p.id  -- each month's lines together, in the order of their keys

@@ -1,4 +1,14 @@
-"""Loading the chain's data: check everything, then write everything, in one transaction."""
+"""Loading the chain's data: check everything first, then store it in bounded chunks.
+
+The files are checked and keyed in one transaction that writes nothing but temporary tables:
+an invalid row refuses the whole load with nothing written. Then the catalog and the months
+the purchases need are committed, and the purchases are stored in chunks of
+`LOADER_CHUNK_PURCHASES`, in time order, each chunk a transaction of whole purchases with
+their lines and aggregates. So an import shares nothing with the tills that they must wait
+for longer than one chunk: its aggregate counters use a shard of their own, its months exist
+before its rows arrive, and a customer's row is held for one chunk at most. An interrupted
+import has stored whole purchases; running it again stores the rest (import keys).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +21,19 @@ from pathlib import Path
 
 import asyncpg
 
+from db.locks import AdvisoryLock
+from db.partitions import create_months
 from loader import queries
 from loader.files import CHAIN_FILES, ChainFile, copy_into_staging, header_problem
+from loader.progress import StoringProgress
+from loader.settings import LoaderSettings, loader_settings
+from shop.rules import MAX_ITEMS_PER_PURCHASE, STORE_ID_PATTERN
+
+# The aggregate shard the import writes: tills' sessions use 0..15 (db/migrations/005).
+IMPORT_SHARD = 16
+ONE_CHUNK = 2**31 - 1
+MAX_PROBLEMS = 10_000
+MAX_WARNINGS = 10_000
 
 
 @contextmanager
@@ -22,10 +43,6 @@ def _phase(name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     print(f" {time.perf_counter() - started:.1f} s", flush=True)
-
-
-MAX_PROBLEMS = 10_000
-MAX_WARNINGS = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class LoadReport:
     purchases_read: int = 0
     purchases_stored: int = 0
     lines_stored: int = 0
+    chunks: int = 0
     warnings: list[RowProblem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -61,8 +79,11 @@ class LoadReport:
         return self.purchases_read - self.purchases_stored
 
 
-async def load_chain_data(connection: asyncpg.Connection, data_dir: Path) -> LoadReport:
+async def load_chain_data(
+    connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings | None = None
+) -> LoadReport:
     """Load the three CSV files of `data_dir`; re-running it stores nothing twice."""
+    settings = settings or loader_settings()
     started = time.perf_counter()
     problems = [
         RowProblem(chain_file.name, 1, problem)
@@ -71,43 +92,57 @@ async def load_chain_data(connection: asyncpg.Connection, data_dir: Path) -> Loa
     ]
     if problems:
         raise LoadRefused(problems)
-    transaction = connection.transaction()
-    await transaction.start()
+    await connection.execute(queries.LOCK_LOADER, AdvisoryLock.LOADER)
     try:
-        report = await _check_and_store(connection, data_dir)
-    except BaseException:
-        await transaction.rollback()
-        raise
-    with _phase("committing"):
-        await transaction.commit()
+        async with connection.transaction():
+            report = await _check(connection, data_dir, settings)
+        await _store(connection, report)
+    finally:
+        await connection.execute(queries.DROP_STAGING)
+        await connection.execute(queries.UNLOCK_LOADER, AdvisoryLock.LOADER)
     report.seconds = time.perf_counter() - started
     return report
 
 
-async def _check_and_store(connection: asyncpg.Connection, data_dir: Path) -> LoadReport:
-    await connection.execute(queries.BEGIN_LOAD)
+async def _check(
+    connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings
+) -> LoadReport:
+    """Stage, check and key everything; writes nothing but temporary tables."""
+    await connection.execute(queries.CHECKING_SESSION, settings.loader_work_mem)
     await connection.execute(queries.CREATE_STAGING)
     for chain_file in CHAIN_FILES:
         await _copy(connection, data_dir, chain_file)
-    await _refuse_problems(connection, queries.CATALOG_PROBLEMS)
+    await _refuse_problems(connection, queries.CATALOG_PROBLEMS, STORE_ID_PATTERN)
     with _phase("splitting baskets"):
-        await connection.execute(queries.BASKETS)
+        await connection.execute(queries.BASKET_LINES)
+        await connection.execute(queries.BASKETS, MAX_ITEMS_PER_PURCHASE)
+        await connection.execute(queries.ANALYZE_BASKETS)
     with _phase("checking and keying purchases"):
-        await _key_purchases(connection)
-    return await _store(connection)
+        await _key_purchases(connection, settings.loader_chunk_purchases or ONE_CHUNK)
+    report = LoadReport(
+        supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
+        products=await connection.fetchval("SELECT count(*) FROM staged_product"),
+        purchases_read=await connection.fetchval("SELECT count(*) FROM load_purchase"),
+    )
+    with _phase("finding repeated rows"):
+        report.warnings += await _drop_repeats(connection)
+    with _phase("comparing totals with the catalog"):
+        report.warnings += await _totals_off_catalog(connection)
+    return report
 
 
-async def _key_purchases(connection: asyncpg.Connection) -> None:
+async def _key_purchases(connection: asyncpg.Connection, chunk_size: int) -> None:
     """One pass types, checks and keys every purchase; the detailed report only on refusal."""
     try:
         async with connection.transaction():  # a savepoint: a value that does not cast
-            await connection.execute(queries.KEY_PURCHASES)
+            await connection.execute(queries.KEY_PURCHASES, chunk_size)
             refused = await connection.fetch(queries.REFUSED_ROWS, MAX_PROBLEMS)
     except asyncpg.DataError:
         refused = None
     if refused == []:
+        await connection.execute(queries.INDEX_PURCHASES)
         return
-    await _refuse_problems(connection, queries.PURCHASE_PROBLEMS)
+    await _refuse_problems(connection, queries.PURCHASE_PROBLEMS, MAX_ITEMS_PER_PURCHASE)
     # Only if the report and the one-pass check ever disagree: refuse, never store unchecked.
     raise LoadRefused(
         [RowProblem("purchases.csv", row["line"], "row refused by the checks") for row in refused]
@@ -116,8 +151,8 @@ async def _key_purchases(connection: asyncpg.Connection) -> None:
     )
 
 
-async def _refuse_problems(connection: asyncpg.Connection, query: str) -> None:
-    problems = [RowProblem(*row) for row in await connection.fetch(query, MAX_PROBLEMS)]
+async def _refuse_problems(connection: asyncpg.Connection, query: str, rule: object) -> None:
+    problems = [RowProblem(*row) for row in await connection.fetch(query, MAX_PROBLEMS, rule)]
     if problems:
         raise LoadRefused(problems)
 
@@ -137,28 +172,23 @@ def _copy_problem(chain_file: ChainFile, error: asyncpg.PostgresError) -> RowPro
     return RowProblem(chain_file.name, int(found.group(1)) if found else 0, error.args[0])
 
 
-async def _store(connection: asyncpg.Connection) -> LoadReport:
-    await connection.execute(queries.ADD_SUPERMARKETS)
-    await connection.execute(queries.UPSERT_PRODUCTS)
-    report = LoadReport(
-        supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
-        products=await connection.fetchval("SELECT count(*) FROM staged_product"),
-        purchases_read=await connection.fetchval("SELECT count(*) FROM load_purchase"),
-    )
-    with _phase("finding repeated rows"):
-        repeated = await connection.fetch(queries.REPEATED_ROWS)
-    for row in repeated:
-        report.warnings += [
-            RowProblem("purchases.csv", line, f"same as line {row['first_line']}; stored once")
-            for line in row["lines"][1:]
-        ]
+async def _drop_repeats(connection: asyncpg.Connection) -> list[RowProblem]:
+    """Rows that repeat an earlier row exactly: one purchase exported twice, stored once."""
+    repeated = await connection.fetch(queries.REPEATED_ROWS)
     if repeated:
         await connection.execute(
             queries.DROP_REPEATS, [line for row in repeated for line in row["lines"][1:]]
         )
-    with _phase("comparing totals with the catalog"):
-        off_catalog = await connection.fetch(queries.TOTALS_OFF_CATALOG, MAX_WARNINGS)
-    report.warnings += [
+    return [
+        RowProblem("purchases.csv", line, f"same as line {row['first_line']}; stored once")
+        for row in repeated
+        for line in row["lines"][1:]
+    ]
+
+
+async def _totals_off_catalog(connection: asyncpg.Connection) -> list[RowProblem]:
+    off_catalog = await connection.fetch(queries.TOTALS_OFF_CATALOG, MAX_WARNINGS)
+    return [
         RowProblem(
             "purchases.csv",
             row["line"],
@@ -167,9 +197,23 @@ async def _store(connection: asyncpg.Connection) -> LoadReport:
         )
         for row in off_catalog
     ]
-    await connection.fetchval(queries.PURCHASE_MONTHS)
+
+
+async def _store(connection: asyncpg.Connection, report: LoadReport) -> None:
+    """Commit the catalog and the months, then the purchases chunk by chunk."""
+    span = await connection.fetchrow(queries.PURCHASE_SPAN)
+    async with connection.transaction():
+        await connection.execute(queries.ADD_SUPERMARKETS)
+        await connection.execute(queries.UPSERT_PRODUCTS)
+        if span["chunks"]:
+            await create_months(connection, span["first"], span["last"])
+    report.chunks = span["chunks"]
+    progress = StoringProgress(report.purchases_read)
     with _phase("storing purchases, lines, aggregates and rollups"):
-        stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES)
-    report.purchases_stored = stored["purchases"]
-    report.lines_stored = stored["lines"]
-    return report
+        for chunk in range(report.chunks):
+            async with connection.transaction():
+                await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD))
+                stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk)
+            report.purchases_stored += stored["purchases"]
+            report.lines_stored += stored["lines"]
+            progress.advance(chunk + 1, report.chunks)

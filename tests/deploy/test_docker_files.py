@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -102,3 +103,54 @@ def test_gitignore_keeps_env_out_and_env_example_in() -> None:
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in ignored
     assert (ROOT / ".env.example").is_file()
+
+
+LOCAL_PACKAGES = {"db", "httpkit", "shop", "cash_register", "analytics", "loader", "devtools"}
+
+
+def local_imports(package: str) -> set[str]:
+    """The project's own packages that `package` needs, followed through their imports."""
+    needed: set[str] = set()
+    todo = [package]
+    while todo:
+        current = todo.pop()
+        if current in needed:
+            continue
+        needed.add(current)
+        for path in (ROOT / current).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module]
+                todo += [n.split(".")[0] for n in names if n.split(".")[0] in LOCAL_PACKAGES]
+    return needed
+
+
+@pytest.mark.parametrize("deployable", DEPLOYABLES)
+def test_each_image_holds_the_code_its_deployable_imports_and_nothing_else(
+    deployable: str,
+) -> None:
+    text = (ROOT / deployable / "Dockerfile").read_text()
+    copied = {
+        source.rstrip("/")
+        for source in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", text, re.MULTILINE)
+    }
+    copied_code = copied & LOCAL_PACKAGES
+    assert copied_code == local_imports(deployable)
+    assert "devtools" not in copied_code, "development tooling never ships"
+
+
+@pytest.mark.parametrize("deployable", DEPLOYABLES)
+def test_each_image_installs_locked_hashed_dependencies(deployable: str) -> None:
+    text = (ROOT / deployable / "Dockerfile").read_text()
+    [lock] = re.findall(r"^COPY (requirements/\S+\.txt) ", text, re.MULTILINE)
+    assert "--require-hashes" in text
+    pinned = (ROOT / lock).read_text()
+    assert "--hash=sha256:" in pinned
+    wanted = (ROOT / lock).with_suffix(".in").read_text()
+    for line in wanted.splitlines():
+        if line and not line.startswith("#"):
+            name = re.split(r"[\[<>=]", line)[0]
+            assert re.search(rf"^{re.escape(name)}==", pinned, re.MULTILINE), name

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
+from cash_register.key_expiry import expire_keys
+from tests.conftest import PostgresUnderTest
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -121,3 +124,49 @@ async def test_upload_size_is_bounded(cash_register: httpx.AsyncClient) -> None:
     too_many = await cash_register.post("/purchases", json={"purchases": many})
     assert too_many.status_code == 422
     assert "purchases" in too_many.json()["detail"]
+
+
+async def test_a_backlog_uploaded_again_after_the_key_ttl_is_a_duplicate(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection, postgres: PostgresUnderTest
+) -> None:
+    """The till's first answer was lost; it uploads the same backlog two days later, after the
+    live keys' TTL ran out and the real expiry ran. Nothing is stored twice."""
+    backlog = [sale("till5-0001", 3, ["milk"]), sale("till5-0002", 20, ["bread", "eggs"])]
+    first = (await cash_register.post("/purchases", json={"purchases": backlog})).json()
+    assert first["created"] == 2
+    # Age every key past the TTL the way time would, then run the real expiry.
+    await catalog.execute("UPDATE idempotency_keys SET created_at = now() - interval '49 hours'")
+    await catalog.execute("UPDATE offline_sales SET received_at = now() - interval '49 hours'")
+    async with asyncpg.create_pool(postgres.database_url, min_size=1, max_size=1) as pool:
+        await expire_keys(pool, 24 * 3600)
+    again = (await cash_register.post("/purchases", json={"purchases": backlog})).json()
+    assert (again["created"], again["duplicates"], again["rejected"]) == (0, 2, 0)
+    assert [o["purchase_id"] for o in again["outcomes"]] == [
+        o["purchase_id"] for o in first["outcomes"]
+    ]
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 2
+
+
+async def test_two_stores_may_use_the_same_client_purchase_id(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    """Tills number their own receipts: the same id in another store is another sale."""
+    first = sale("receipt-0001", 1, ["milk"])
+    other_store = {**sale("receipt-0001", 1, ["milk"]), "supermarket_id": "SMKT003"}
+    body = (await cash_register.post("/purchases", json={"purchases": [first, other_store]})).json()
+    assert [o["status"] for o in body["outcomes"]] == ["created", "created"]
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 2
+
+
+async def test_a_rejected_sale_names_its_field_as_every_422_does(
+    cash_register: httpx.AsyncClient,
+) -> None:
+    bad = sale("till6-1", 1, ["milk", 7])
+    spaced = sale("till 6 2", 1, ["milk"])
+    body = (await cash_register.post("/purchases", json={"purchases": [bad, spaced]})).json()
+    assert body["outcomes"][0]["reason"].startswith("items[1]: ")
+    assert body["outcomes"][1]["reason"].startswith("client_purchase_id: ")
+    live = await cash_register.post(
+        "/purchase", json={"supermarket_id": "SMKT001", "items": ["milk", 7]}
+    )
+    assert live.json()["errors"][0]["field"] == "items[1]"

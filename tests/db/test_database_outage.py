@@ -63,6 +63,7 @@ async def test_outage_is_a_503_and_the_service_recovers_by_itself(
             assert response.status_code == 503
             assert response.headers["content-type"] == "application/problem+json"
             assert int(response.headers["retry-after"]) > 0
+            assert response.json()["cause"] == "database_unreachable"
         assert (await post(client, "/health")).status_code == 503
 
         own_postgres.start()

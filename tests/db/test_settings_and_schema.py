@@ -8,7 +8,9 @@ import asyncpg
 import pytest
 
 from db.migrate import apply_migrations, migration_files
+from db.locks import AdvisoryLock
 from db.settings import DatabaseSettings, MissingSetting
+from shop.rules import STORE_ID_PATTERN
 
 POSTGRES_VARIABLES = (
     "DATABASE_URL",
@@ -114,3 +116,25 @@ async def test_money_columns_are_numeric(db: asyncpg.Connection) -> None:
     assert {"products.unit_price", "purchases.total_amount", "purchase_items.unit_price"} <= set(
         types
     )
+
+
+async def test_the_schema_holds_store_ids_to_the_one_rule(db: asyncpg.Connection) -> None:
+    """The CHECK on supermarkets.id and the API and loader share `STORE_ID_PATTERN`."""
+    [check] = await db.fetch(
+        "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+        "WHERE conrelid = 'supermarkets'::regclass AND contype = 'c'"
+    )
+    assert f"'{STORE_ID_PATTERN}'" in check["definition"]
+
+
+async def test_every_advisory_lock_of_the_schema_comes_from_db_locks(
+    db: asyncpg.Connection,
+) -> None:
+    """No function of the schema names a lock number of its own."""
+    bodies = await db.fetch(
+        "SELECT proname, prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND prosrc LIKE '%advisory%'"
+    )
+    assert bodies, "create_purchase_months takes a lock"
+    for body in bodies:
+        assert not any(str(int(lock)) in body["prosrc"] for lock in AdvisoryLock), body["proname"]

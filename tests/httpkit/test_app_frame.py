@@ -1,0 +1,109 @@
+"""The frame both services share: what wraps the app wraps every route, the checkout lane
+included; each 503 says its own cause; the HTTP knobs are validated settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from analytics.main import create_app as create_analytics
+from cash_register.main import create_app as create_cash_register
+from db.settings import database_settings
+from httpkit.settings import HttpSettings
+
+SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
+
+
+class Marker:
+    """A cross-cutting middleware added the ordinary way; records what it saw."""
+
+    seen: list[tuple[str, str]] = []
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            Marker.seen.append((scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+
+async def client_of(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield app, client
+
+
+async def test_a_middleware_wraps_the_checkout_lane_as_every_route(
+    catalog: asyncpg.Connection,
+) -> None:
+    app = create_cash_register()
+    app.add_middleware(Marker)
+    Marker.seen.clear()
+    async for _, client in client_of(app):
+        assert (await client.post("/purchase", json=SALE)).status_code == 201
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.post("/purchase", json={"items": []})).status_code == 422
+    assert Marker.seen == [("POST", "/purchase"), ("GET", "/health"), ("POST", "/purchase")]
+
+
+def assert_unavailable(response: httpx.Response, cause: str, words: str) -> None:
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["cause"] == cause
+    assert words in response.json()["detail"]
+
+
+async def test_a_stopping_cash_register_says_it_is_shutting_down(
+    catalog: asyncpg.Connection,
+) -> None:
+    async for app, client in client_of(create_cash_register()):
+        await app.state.cash_register.batcher.stop()
+        response = await client.post("/purchase", json=SALE)
+        assert_unavailable(response, "shutting_down", "shutting down")
+        assert "database" not in response.json()["detail"]
+
+
+@pytest.fixture
+def small_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_MIN_SIZE", "1")
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")
+    monkeypatch.setenv("DB_POOL_ACQUIRE_TIMEOUT_SECONDS", "0.3")
+    monkeypatch.setenv("DB_COMMAND_TIMEOUT_SECONDS", "0.5")
+    database_settings.cache_clear()
+    yield
+    database_settings.cache_clear()
+
+
+async def test_a_busy_pool_and_a_slow_statement_each_say_so(
+    seeded: asyncpg.Connection, small_pool: None
+) -> None:
+    async for app, client in client_of(create_analytics()):
+        async with app.state.analytics.pool.acquire():  # the one connection, taken
+            busy = await client.get("/unique-customers")
+        assert_unavailable(busy, "pool_exhausted", "busy")
+
+        async with seeded.transaction():
+            await seeded.execute("LOCK TABLE customer_purchase_counts IN ACCESS EXCLUSIVE MODE")
+            slow = await asyncio.wait_for(client.get("/unique-customers"), 5)
+        assert_unavailable(slow, "statement_timeout", "did not answer within 0.5 s")
+        assert (await client.get("/unique-customers")).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "value"), [("MAX_BODY_BYTES", "lots"), ("MAX_BODY_BYTES", "1")])
+def test_a_bad_http_setting_stops_the_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        HttpSettings()

@@ -39,7 +39,10 @@ def check_filters(
         raise InvalidFilter(f"supermarket_id: unknown supermarket {supermarket_id!r}")
     if default_days is not None:
         to = to or datetime.now(UTC).date()
-        from_ = from_ or to - timedelta(days=default_days - 1)
+        if from_ is None:
+            if to.toordinal() <= default_days:  # the range would start before year 1
+                raise InvalidFilter(f"to: {to} leaves no room for the last {default_days} days")
+            from_ = to - timedelta(days=default_days - 1)
     elif (from_ is None) != (to is None):
         raise InvalidFilter("from, to: give both ends of the date range, or neither")
     if from_ is not None and to is not None:

@@ -234,6 +234,7 @@ async def test_new_sales_at_the_till_show_in_every_view(
         ("/top-products", {"from": "2026-02-01"}, "both ends"),
         ("/sales/daily", {"from": "2020-01-01", "to": "2026-01-01"}, "at most"),
         ("/sales/daily", {"from": "yesterday"}, "from"),
+        ("/sales/daily", {"to": "0001-01-01"}, "to: 0001-01-01"),
         ("/loyal-customers", {"supermarket_id": "SMKT404"}, "SMKT404"),
     ],
 )

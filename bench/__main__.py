@@ -29,6 +29,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20, help="length of each measurement")
     parser.add_argument("--connections", type=int, default=128, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--saturation-runs", type=int, default=3, help="consecutive saturated POST /purchase runs"
+    )
     parser.add_argument("--results", type=Path, default=Path("bench/results.md"))
     parser.add_argument(
         "--append",
@@ -50,7 +53,7 @@ def main() -> int:
     sections = []
     if arguments.only != "analytics":
         section, ok = run_purchase_benchmark(
-            arguments.seconds, arguments.connections, arguments.workers
+            arguments.seconds, arguments.connections, arguments.workers, arguments.saturation_runs
         )
         sections.append(section)
         passed &= ok

@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -122,34 +123,72 @@ def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
     raise RuntimeError(f"{base_url} did not become healthy")
 
 
-def wrk(url: str, seconds: int, connections: int, script: Path, **env: str) -> dict[str, float]:
-    """Run wrk with a script that prints a BENCH_JSON line; return those figures."""
+def _wrk_command(url: str, seconds: int, connections: int, script: Path) -> list[str]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(min(2, connections)),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "BENCH_DIR": str(script.parent), **env},
-    )
-    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    return [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+
+
+def _wrk_env(script: Path, env: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENCH_DIR": str(script.parent),
+        "BENCH_ACKNOWLEDGED_FILE": str(WORK_DIR / "acknowledged-discarded.txt"),
+        **env,
+    }
+
+
+def _figures(output: str) -> dict[str, float]:
+    line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     figures["rate"] = figures["requests"] / figures["seconds"]
     return figures
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path, **env: str) -> dict[str, float]:
+    """Run wrk with a script that prints a BENCH_JSON line; return those figures."""
+    result = subprocess.run(
+        _wrk_command(url, seconds, connections, script),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_wrk_env(script, env),
+    )
+    return _figures(result.stdout)
+
+
+@contextmanager
+def wrk_while(
+    url: str, connections: int, script: Path, figures: dict[str, float], **env: str
+) -> Iterator[None]:
+    """wrk running for as long as the block runs (stopped with SIGINT, as Ctrl-C would: it
+    still reports); its figures are put into `figures` afterwards."""
+    process = subprocess.Popen(
+        _wrk_command(url, 3600, connections, script),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_wrk_env(script, env),
+    )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    figures.update(_figures(output))
 
 
 def machine() -> str:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench clean
+.PHONY: install lint format test demo bench lock clean
 
 install: $(INSTALLED)
 
@@ -31,6 +31,13 @@ demo: install
 bench: install
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench
+
+# The images' pinned, hash-checked dependencies, from requirements/*.in (uv from PyPI).
+lock: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	cd requirements && for name in service loader; do \
+		../$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.12 \
+			--python-platform x86_64-unknown-linux-gnu $$name.in -o $$name.txt; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

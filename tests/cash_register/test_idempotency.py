@@ -97,9 +97,7 @@ async def test_an_expired_key_may_be_used_again(
     assert await stored(catalog) == 2
 
 
-@pytest.mark.parametrize(
-    "bad", [b"", b"x" * 256, "caf\u00e9".encode(), b"tab\there", b"has space"]
-)
+@pytest.mark.parametrize("bad", [b"", b"x" * 256, "caf\u00e9".encode(), b"tab\there", b"has space"])
 async def test_a_malformed_key_is_a_422(
     cash_register: httpx.AsyncClient, catalog: asyncpg.Connection, bad: bytes
 ) -> None:

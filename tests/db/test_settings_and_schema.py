@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import asyncpg
 import pytest
 
-from db.migrate import apply_migrations, migration_files
+from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
+from db.migrate import apply_migrations, migration_files
 from db.settings import DatabaseSettings, MissingSetting
+from httpkit.settings import HttpSettings
+from loader.settings import LoaderSettings
 from shop.rules import STORE_ID_PATTERN
+from tests.conftest import ROOT
 
 POSTGRES_VARIABLES = (
     "DATABASE_URL",
@@ -138,3 +143,19 @@ async def test_every_advisory_lock_of_the_schema_comes_from_db_locks(
     assert bodies, "create_purchase_months takes a lock"
     for body in bodies:
         assert not any(str(int(lock)) in body["prosrc"] for lock in AdvisoryLock), body["proname"]
+
+
+def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
+    """Every knob of every process is a settings field, and each is written down."""
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for settings in (
+        DatabaseSettings,
+        HttpSettings,
+        CashRegisterSettings,
+        LoaderSettings,
+    ):
+        for name in settings.model_fields:
+            variable = name.upper()
+            assert re.search(rf"^#? ?{variable}=", example, re.MULTILINE), variable
+            assert f"`{variable}`" in readme, variable

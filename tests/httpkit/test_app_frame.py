@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import asyncpg
 import httpx
@@ -25,7 +26,7 @@ SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
 class Marker:
     """A cross-cutting middleware added the ordinary way; records what it saw."""
 
-    seen: list[tuple[str, str]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -15,8 +15,70 @@ UNLOCK_LOADER = "SELECT pg_advisory_unlock($1)"
 CHECKING_SESSION = "SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true)"
 
 # For each storing transaction: the aggregate shard that no till writes ($1), so a till never
-# waits for a row of the import's counters, nor the import for a till's.
-STORING_SESSION = "SELECT set_config('shop.aggregate_shard', $1, true)"
+# waits for a row of the import's counters, nor the import for a till's; and whether the
+# customers' visits wait in import_visits for one fold at the end ($2: 'on') instead of
+# updating each customer once per chunk.
+STORING_SESSION = """
+SELECT set_config('shop.aggregate_shard', $1, true),
+       set_config('shop.defer_customer_fold', $2, true)
+"""
+
+# Each basket's lines with today's catalog prices, one row per basket: a chunk joins its
+# purchases to these few thousand baskets and unnests their lines, instead of joining every
+# basket's lines again for each chunk.
+BASKET_PRODUCTS = """
+CREATE TEMP TABLE basket_product AS
+SELECT b.basket_no, array_agg(c.id) AS product_ids, array_agg(l.quantity) AS quantities,
+       array_agg(c.unit_price) AS unit_prices
+FROM basket b JOIN basket_line l USING (items_list) JOIN products c ON c.name = l.product_name
+GROUP BY b.basket_no;
+ALTER TABLE basket_product ADD PRIMARY KEY (basket_no);
+ANALYZE basket_product;
+"""
+
+# The visits waiting in import_visits that are not folded yet, one row per (store, customer),
+# numbered in slices of $1 customers in key order.
+FOLD_QUEUE = """
+CREATE TEMP TABLE fold_visit AS
+SELECT supermarket_id, customer_id, sum(purchases)::int AS purchases,
+       min(first_at) AS first_at, max(last_at) AS last_at,
+       ((dense_rank() OVER (ORDER BY customer_id) - 1) / $1)::int AS slice
+FROM import_visits
+WHERE customer_id > ALL (SELECT folded_through FROM import_fold_progress
+                        WHERE folded_through IS NOT NULL)
+GROUP BY supermarket_id, customer_id
+"""
+INDEX_FOLD_QUEUE = """
+CREATE INDEX ON fold_visit (slice);
+ANALYZE fold_visit;
+"""
+FOLD_SLICES = "SELECT coalesce(max(slice), -1) + 1 FROM fold_visit"
+
+# Folds slice $1 into the customers' rows and histograms and moves the watermark past it, in
+# one statement: a slice is folded exactly once.
+FOLD_SLICE = """
+WITH visit AS MATERIALIZED (
+    SELECT supermarket_id, customer_id, purchases, first_at, last_at
+    FROM fold_visit WHERE slice = $1
+),
+progress AS (
+    UPDATE import_fold_progress
+    SET folded_through = (SELECT customer_id FROM visit ORDER BY customer_id DESC LIMIT 1)
+    RETURNING folded_through
+)
+SELECT fold_customer_visits(array_agg(supermarket_id), array_agg(customer_id),
+                            array_agg(purchases), array_agg(first_at), array_agg(last_at)),
+       (SELECT count(*) FROM progress)
+FROM visit
+"""
+
+# Every waiting visit folded: empty the queue and reset the watermark, together.
+FOLD_DONE = """
+TRUNCATE import_visits;
+UPDATE import_fold_progress SET folded_through = NULL;
+DROP TABLE fold_visit;
+"""
+
 
 # `line` is the line in the file: the header is line 1, so numbering starts at 2. The tables
 # live for the loader's session, across the checking and storing transactions.
@@ -34,7 +96,7 @@ CREATE TEMP TABLE staged_purchase (
 """
 DROP_STAGING = """
 DROP TABLE IF EXISTS staged_supermarket, staged_product, staged_purchase, basket_line, basket,
-    load_purchase
+    load_purchase, basket_product, fold_visit
 """
 
 # Purchases may name stores and products that the database has already, besides the files'.
@@ -55,7 +117,7 @@ GROUP BY 1, 2
 # $1: the most items one purchase may hold.
 BASKETS = f"""
 CREATE TEMP TABLE basket AS
-SELECT l.items_list,
+SELECT l.items_list, (row_number() OVER ())::int AS basket_no,
        btrim(regexp_replace(l.items_list, '\\s*,\\s*', ',', 'g')) AS items,
        btrim(l.items_list) <> ''
            AND bool_and(l.product_name <> '' AND k.name IS NOT NULL)
@@ -172,7 +234,7 @@ WHERE p.unit_price IS DISTINCT FROM excluded.unit_price
 # order ($1 purchases a chunk): the unit the import commits in.
 KEY_PURCHASES = rf"""
 CREATE TEMP TABLE load_purchase AS
-SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list,
+SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list, basket_no,
        md5(concat_ws('|', supermarket_id, purchased_at, customer_id, items, total_amount))::uuid
            AS import_key,
        checked,
@@ -180,7 +242,7 @@ SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list
 FROM (
     SELECT s.line, s.supermarket_id, s."timestamp"::timestamptz AS purchased_at,
            s.user_id::uuid AS customer_id, s.total_amount::numeric(12, 2) AS total_amount,
-           s.items_list, b.items,
+           s.items_list, b.basket_no, b.items,
            coalesce(s."timestamp" ~ {TIMESTAMP} AND s.user_id IS NOT NULL
                     AND s.total_amount ~ {MONEY} AND b.checked AND k.id IS NOT NULL,
                     false) AS checked
@@ -232,7 +294,7 @@ FROM load_purchase
 # the catalog; the triggers fold the aggregates and rollups. Returns how many were new.
 STORE_NEW_PURCHASES = """
 WITH chunk AS MATERIALIZED (
-    SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key, items_list
+    SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key, basket_no
     FROM load_purchase
     WHERE chunk = $1
 ),
@@ -247,11 +309,12 @@ purchase AS (
 item AS (
     INSERT INTO purchase_items
         (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
-    SELECT p.id, p.purchased_at, p.supermarket_id, c.id, l.quantity, c.unit_price
+    SELECT p.id, p.purchased_at, p.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM purchase p
     JOIN chunk k USING (import_key)
-    JOIN basket_line l ON l.items_list = k.items_list
-    JOIN products c ON c.name = l.product_name
+    JOIN basket_product b USING (basket_no)
+    CROSS JOIN LATERAL unnest(b.product_ids, b.quantities, b.unit_prices)
+        AS l(product_id, quantity, unit_price)
     ORDER BY p.purchased_at, p.id  -- each month's lines together, in the order of their keys
     RETURNING 1
 )

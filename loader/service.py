@@ -32,6 +32,8 @@ from shop.rules import MAX_ITEMS_PER_PURCHASE, STORE_ID_PATTERN
 # The aggregate shard the import writes: tills' sessions use 0..15 (db/migrations/005).
 IMPORT_SHARD = 16
 ONE_CHUNK = 2**31 - 1
+# Customers folded per transaction at the end of an import: their rows are held that long.
+FOLD_SLICE_CUSTOMERS = 5000
 MAX_PROBLEMS = 10_000
 MAX_WARNINGS = 10_000
 
@@ -96,7 +98,7 @@ async def load_chain_data(
     try:
         async with connection.transaction():
             report = await _check(connection, data_dir, settings)
-        await _store(connection, report)
+        await _store(connection, report, settings)
     finally:
         await connection.execute(queries.DROP_STAGING)
         await connection.execute(queries.UNLOCK_LOADER, AdvisoryLock.LOADER)
@@ -199,21 +201,43 @@ async def _totals_off_catalog(connection: asyncpg.Connection) -> list[RowProblem
     ]
 
 
-async def _store(connection: asyncpg.Connection, report: LoadReport) -> None:
-    """Commit the catalog and the months, then the purchases chunk by chunk."""
+async def _store(
+    connection: asyncpg.Connection, report: LoadReport, settings: LoaderSettings
+) -> None:
+    """Commit the catalog and the months, then the purchases chunk by chunk, then fold the
+    customers' visits the chunks left waiting."""
     span = await connection.fetchrow(queries.PURCHASE_SPAN)
     async with connection.transaction():
         await connection.execute(queries.ADD_SUPERMARKETS)
         await connection.execute(queries.UPSERT_PRODUCTS)
         if span["chunks"]:
             await create_months(connection, span["first"], span["last"])
+    await connection.execute(queries.BASKET_PRODUCTS)
+    await _fold_waiting_visits(connection)  # what an interrupted import left, before its own
     report.chunks = span["chunks"]
+    # One transaction for the whole file folds customers in it, as tills do; chunks defer.
+    defer = "on" if settings.loader_chunk_purchases else "off"
     progress = StoringProgress(report.purchases_read)
     with _phase("storing purchases, lines, aggregates and rollups"):
         for chunk in range(report.chunks):
             async with connection.transaction():
-                await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD))
+                await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), defer)
                 stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk)
             report.purchases_stored += stored["purchases"]
             report.lines_stored += stored["lines"]
             progress.advance(chunk + 1, report.chunks)
+    with _phase("folding customers' visits"):
+        await _fold_waiting_visits(connection)
+
+
+async def _fold_waiting_visits(connection: asyncpg.Connection) -> None:
+    """Fold every visit waiting in import_visits (this import's, or what an interrupted one
+    left), a slice of customers per transaction, so no customer's row is held for long."""
+    await connection.execute(queries.FOLD_QUEUE, FOLD_SLICE_CUSTOMERS)
+    await connection.execute(queries.INDEX_FOLD_QUEUE)
+    for slice_no in range(await connection.fetchval(queries.FOLD_SLICES)):
+        async with connection.transaction():
+            await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), "off")
+            await connection.execute(queries.FOLD_SLICE, slice_no)
+    async with connection.transaction():
+        await connection.execute(queries.FOLD_DONE)

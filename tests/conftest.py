@@ -31,7 +31,7 @@ SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
     "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
     "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
-    "daily_product_sales, idempotency_keys, offline_sales, products, supermarkets"
+    "daily_product_sales, idempotency_keys, offline_sales, import_visits, products, supermarkets"
 )
 
 

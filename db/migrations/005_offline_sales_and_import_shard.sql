@@ -1,4 +1,5 @@
--- Offline sales remembered for their whole life; an import that shares no row with the tills;
+-- Offline sales remembered for their whole life; an import that shares no row with the tills
+-- for longer than a chunk (its own counter shard, its customers folded once, at the end);
 -- the partition lock's number handed in by the caller.
 
 -- An offline sale's client_purchase_id, kept as long as the sale itself (never expired), unique
@@ -36,21 +37,27 @@ LANGUAGE sql STABLE AS $$
                     (pg_backend_pid() % 16)::smallint)
 $$;
 
-CREATE OR REPLACE FUNCTION count_purchases() RETURNS trigger
+-- Customers' visits, folded into their rows and the histograms of their purchase counts, overall
+-- and per store: one element per (store, customer) with its purchases and first and last
+-- instant. The tills' trigger calls it for each statement; the loader calls it for the visits
+-- its import left in import_visits, one slice of customers at a time. In key order: no
+-- deadlocks between writers.
+CREATE FUNCTION fold_customer_visits(
+    visit_stores text[], visit_customers uuid[], visit_purchases integer[],
+    visit_firsts timestamptz[], visit_lasts timestamptz[]
+) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     my_shard smallint := aggregate_shard();
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_purchases n
-               WHERE NOT EXISTS (SELECT 1 FROM supermarkets s WHERE s.id = n.supermarket_id)) THEN
-        RAISE EXCEPTION 'purchases refer to an unknown supermarket'
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    -- Customers, and the histogram of their purchase counts. In key order: no deadlocks.
-    WITH visit AS (
-        SELECT customer_id, count(*)::int AS purchases,
-               min(purchased_at) AS first_at, max(purchased_at) AS last_at
-        FROM new_purchases GROUP BY customer_id
+    WITH store_visit AS (
+        SELECT * FROM unnest(visit_stores, visit_customers, visit_purchases, visit_firsts,
+                             visit_lasts) AS v(supermarket_id, customer_id, purchases, first_at, last_at)
+    ),
+    visit AS (
+        SELECT customer_id, sum(purchases)::int AS purchases,
+               min(first_at) AS first_at, max(last_at) AS last_at
+        FROM store_visit GROUP BY customer_id
     ),
     customer AS (
         INSERT INTO customers AS c (id, purchase_count, first_purchase_at, last_purchase_at)
@@ -74,8 +81,8 @@ BEGIN
 
     -- The same per store.
     WITH visit AS (
-        SELECT supermarket_id, customer_id, count(*)::int AS purchases
-        FROM new_purchases GROUP BY supermarket_id, customer_id
+        SELECT * FROM unnest(visit_stores, visit_customers, visit_purchases)
+            AS v(supermarket_id, customer_id, purchases)
     ),
     customer AS (
         INSERT INTO store_customers AS c (supermarket_id, customer_id, purchase_count)
@@ -97,6 +104,49 @@ BEGIN
     GROUP BY supermarket_id, bucket ORDER BY supermarket_id, bucket
     ON CONFLICT (supermarket_id, purchase_count, shard)
         DO UPDATE SET customers = h.customers + excluded.customers;
+END
+$$;
+
+-- An import's customer visits, waiting to be folded. The loader sets `shop.defer_customer_fold`
+-- for its chunks: their visits land here, in the chunk's transaction, instead of updating each
+-- customer once per chunk. At the end the loader folds them once per customer, in small slices
+-- of customers in key order; each slice moves `folded_through` in the transaction that folds it,
+-- so a visit is folded exactly once, also after a crash (the next import folds what is left
+-- before it stores anything), and the table is emptied when every slice is done.
+CREATE TABLE import_visits (
+    supermarket_id text NOT NULL,
+    customer_id uuid NOT NULL,
+    purchases integer NOT NULL,
+    first_at timestamptz NOT NULL,
+    last_at timestamptz NOT NULL
+);
+CREATE TABLE import_fold_progress (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    folded_through uuid  -- NULL: nothing of the waiting visits is folded yet
+);
+INSERT INTO import_fold_progress DEFAULT VALUES;
+
+CREATE OR REPLACE FUNCTION count_purchases() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    my_shard smallint := aggregate_shard();
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_purchases n
+               WHERE NOT EXISTS (SELECT 1 FROM supermarkets s WHERE s.id = n.supermarket_id)) THEN
+        RAISE EXCEPTION 'purchases refer to an unknown supermarket'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF current_setting('shop.defer_customer_fold', true) = 'on' THEN
+        INSERT INTO import_visits (supermarket_id, customer_id, purchases, first_at, last_at)
+        SELECT supermarket_id, customer_id, count(*), min(purchased_at), max(purchased_at)
+        FROM new_purchases GROUP BY supermarket_id, customer_id;
+    ELSE
+        PERFORM fold_customer_visits(array_agg(supermarket_id), array_agg(customer_id),
+                                     array_agg(purchases), array_agg(first_at), array_agg(last_at))
+        FROM (SELECT supermarket_id, customer_id, count(*)::int AS purchases,
+                     min(purchased_at) AS first_at, max(purchased_at) AS last_at
+              FROM new_purchases GROUP BY supermarket_id, customer_id) v;
+    END IF;
 
     -- Daily figures per store, with the customers new to that day and store.
     WITH sale AS (

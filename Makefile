@@ -30,7 +30,7 @@ demo: install
 # wrk comes from Debian's packages; installed here when missing (needs root, as on our machines).
 bench: install
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The images' pinned, hash-checked dependencies, from requirements/*.in (uv from PyPI).
 lock: install

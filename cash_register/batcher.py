@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class BatchLimits:
     max_size: int = 200
     max_wait_seconds: float = 0.0
-    max_in_flight: int = 4
+    max_in_flight: int = 2
 
 
 @dataclass

@@ -16,7 +16,9 @@ class CashRegisterSettings(BaseSettings):
 
     purchase_batch_max_size: int = Field(default=200, ge=1, le=1000)
     purchase_batch_max_wait_ms: float = Field(default=0, ge=0, le=100)
-    purchase_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    # Batches committing at once per worker. Two keep batches large at moderate load (2,000/s:
+    # p99 11 ms, against 32 ms with four, whose small batches cost PostgreSQL more CPU per sale).
+    purchase_batches_in_flight: int = Field(default=2, ge=1, le=64)
     idempotency_key_ttl_hours: float = Field(default=24, gt=0)
     idempotency_key_expiry_every_seconds: float = Field(default=600, ge=1)
     offline_max_age_days: int = Field(default=30, ge=1, le=366)

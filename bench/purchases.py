@@ -116,6 +116,10 @@ def run_purchase_benchmark(
         with serving("cash_register.main:app", database_url, workers) as url:
             print(f"GET /health, {connections} connections, {seconds} s …", flush=True)
             health = wrk(f"{url}/health", seconds, connections, BENCH_DIR / "report.lua")
+            steady = []
+            for rate in PACED_RATES:
+                print(f"POST /purchase offered at {rate:,}/s, {seconds} s …", flush=True)
+                steady.append(paced(url, rate, seconds))
             saturated = []
             for run in range(1, saturation_runs + 1):
                 print(f"POST /purchase run {run}, {connections} connections …", flush=True)
@@ -130,10 +134,6 @@ def run_purchase_benchmark(
                     )
                 )
                 acknowledged += [int(line) for line in acknowledged_file.read_text().split()]
-            steady = []
-            for rate in PACED_RATES:
-                print(f"POST /purchase offered at {rate:,}/s, {seconds} s …", flush=True)
-                steady.append(paced(url, rate, seconds))
         found, total = asyncio.run(_stored(database_url, acknowledged))
         print(f"pgbench, {PGBENCH_CLIENTS} clients, {seconds} s …", flush=True)
         reference = pgbench(database_url, seconds)
@@ -205,9 +205,10 @@ def _report(
 - Saturated: wrk, {connections} connections as fast as they are answered, {seconds} s per run,
   {len(saturated)} consecutive runs, mix of `bench/purchase.lua` (a third new customers, 1 to 4
   products, three stores).
-- Offered at a steady rate: wrk with `bench/paced_purchase.lua` (Lua `delay()`: each of
-  rate ÷ 10 connections pauses {PACED_INTERVAL_MS} ms on average between its purchases); the
-  requests/s column is the rate achieved.
+- Offered at a steady rate, measured first (the saturated runs leave PostgreSQL vacuuming
+  their hundreds of thousands of new rows): wrk with `bench/paced_purchase.lua` (Lua `delay()`:
+  each of rate ÷ 10 connections pauses {PACED_INTERVAL_MS} ms on average between its
+  purchases); the requests/s column is the rate achieved.
 - Reference: pgbench, {PGBENCH_CLIENTS} clients, the same statement as one transaction per
   purchase (`bench/.work/purchase.pgbench`, made from `cash_register/queries.py`).
 

@@ -33,7 +33,7 @@ from shop.rules import MAX_ITEMS_PER_PURCHASE, STORE_ID_PATTERN
 IMPORT_SHARD = 16
 ONE_CHUNK = 2**31 - 1
 # Customers folded per transaction at the end of an import: their rows are held that long.
-FOLD_SLICE_CUSTOMERS = 5000
+FOLD_SLICE_CUSTOMERS = 10_000
 MAX_PROBLEMS = 10_000
 MAX_WARNINGS = 10_000
 

@@ -15,7 +15,7 @@ class LoaderSettings(BaseSettings):
     # shard of their own, its customers' visits wait for the fold), so this bounds only how much
     # an interrupted import leaves to redo. 0 stores the whole file in one transaction with its
     # customers folded as it goes (tills selling to the file's customers wait for all of it).
-    loader_chunk_purchases: int = Field(default=20_000, ge=0)
+    loader_chunk_purchases: int = Field(default=50_000, ge=0)
     # Memory for the checking queries' sorts and hashes (a million rows stay in memory).
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
 

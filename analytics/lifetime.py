@@ -9,7 +9,9 @@ import asyncpg
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
+from db.chores import PeriodicChore
 from db.settings import DatabaseSettings
 from httpkit.app import Part
 
@@ -20,13 +22,21 @@ class Analytics:
 
     pool: asyncpg.Pool
     catalog: CatalogWatcher
+    keys: AccessKeys
+    chores: tuple[PeriodicChore, ...]
 
     @classmethod
     def build(cls, database: DatabaseSettings, pool: asyncpg.Pool) -> Analytics:
-        return cls(pool=pool, catalog=CatalogWatcher(database, pool))
+        keys = AccessKeys(database, pool)
+        return cls(
+            pool=pool,
+            catalog=CatalogWatcher(database, pool),
+            keys=keys,
+            chores=(keys_last_used(keys, database.keys_last_used_every_seconds),),
+        )
 
     def parts(self) -> tuple[Part, ...]:
-        return (self.catalog,)
+        return (self.catalog, self.keys, *self.chores)
 
     @property
     def stores(self) -> frozenset[str]:

@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
         description="What the sales say: customers, loyalty and best sellers.",
         lifespan=lifespan,
         router=router,
+        keys_of=lambda scope: scope["app"].state.analytics.keys,
     )
 
 

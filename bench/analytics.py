@@ -14,7 +14,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.environment import ROOT, WORK_DIR, bench_database, now, serving, wrk, wrk_while
+from bench.environment import (
+    ROOT,
+    WORK_DIR,
+    bench_database,
+    bench_keys,
+    now,
+    serving,
+    wrk,
+    wrk_while,
+)
 
 BENCH_DIR = ROOT / "bench"
 SEED_ENDPOINTS = [
@@ -43,10 +52,10 @@ def endpoints() -> list[str]:
     ]
 
 
-def latencies(url: str) -> dict[str, dict[str, float]]:
-    """p50 and p99 of each endpoint, one connection at a time."""
+def latencies(url: str, headers: dict[str, str]) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each endpoint, one connection at a time, asked by an owner."""
     return {
-        path: wrk(f"{url}{path}", LATENCY_SECONDS, 1, BENCH_DIR / "report.lua")
+        path: wrk(f"{url}{path}", LATENCY_SECONDS, 1, BENCH_DIR / "report.lua", headers)
         for path in endpoints()
     }
 
@@ -95,11 +104,14 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
         print(f"reference: {purchases:,} purchases in one transaction, no till …", flush=True)
         alone, _ = load(database_url, folder, LOADER_CHUNK_PURCHASES="0")
     with bench_database() as database_url:
+        keys = bench_keys(database_url)
         with serving("analytics.main:app", database_url, 1) as url:
             print("analytics at the seed's size …", flush=True)
-            small = latencies(url)
+            small = latencies(url, keys.owner_headers())
         tills: dict[str, float] = {}
-        with serving("cash_register.main:app", database_url, 2) as till_url:
+        with serving(
+            "cash_register.main:app", database_url, 2, TILL_REQUESTS_PER_SECOND="1000000"
+        ) as till_url:
             print(f"importing {purchases:,} in chunks while tills trade …", flush=True)
             with wrk_while(
                 till_url,
@@ -107,11 +119,12 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
                 BENCH_DIR / "paced_purchase.lua",
                 tills,
                 BENCH_INTERVAL_MS=str(TILLS_INTERVAL_MS),
+                **keys.wrk_env(),
             ):
                 rate, loader_output = load(database_url, folder)
         with serving("analytics.main:app", database_url, 1) as url:
             print(f"analytics at {purchases:,} more purchases …", flush=True)
-            large = latencies(url)
+            large = latencies(url, keys.owner_headers())
     daily = next(path for path in endpoints() if path.startswith("/sales/daily"))
     checks = {
         f"loader ≥ 100,000 purchases/s ({rate:,.0f})": rate >= 100_000,

@@ -14,12 +14,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,34 @@ SERVER_SETTINGS = {
     "checkpoint_timeout": "30min",
     "wal_buffers": "64MB",
 }
+
+
+@dataclass(frozen=True)
+class BenchKeys:
+    tills: dict[str, str]
+    owner: str
+
+    def wrk_env(self) -> dict[str, str]:
+        """For bench/purchase.lua: each store's till key."""
+        return {"BENCH_TILL_KEYS": ";".join(f"{s}={k}" for s, k in self.tills.items())}
+
+    def owner_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.owner}"}
+
+
+async def _issue_keys(database_url: str) -> BenchKeys:
+    connection = await asyncpg.connect(database_url)
+    try:
+        stores = [row["id"] for row in await connection.fetch("SELECT id FROM supermarkets")]
+        tills = {s: await issue(connection, "till", f"bench-{s.lower()}", s) for s in stores}
+        return BenchKeys(tills, await issue(connection, "owner", "bench-owner", None))
+    finally:
+        await connection.close()
+
+
+def bench_keys(database_url: str) -> BenchKeys:
+    """A till key per store and an owner key on the bench database (its stores must exist)."""
+    return asyncio.run(_issue_keys(database_url))
 
 
 @contextmanager
@@ -123,7 +153,9 @@ def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
     raise RuntimeError(f"{base_url} did not become healthy")
 
 
-def _wrk_command(url: str, seconds: int, connections: int, script: Path) -> list[str]:
+def _wrk_command(
+    url: str, seconds: int, connections: int, script: Path, headers: dict[str, str] | None = None
+) -> list[str]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
     return [
@@ -138,6 +170,7 @@ def _wrk_command(url: str, seconds: int, connections: int, script: Path) -> list
         "10s",
         "-s",
         str(script),
+        *[f"-H{name}: {value}" for name, value in (headers or {}).items()],
         url,
     ]
 
@@ -158,10 +191,17 @@ def _figures(output: str) -> dict[str, float]:
     return figures
 
 
-def wrk(url: str, seconds: int, connections: int, script: Path, **env: str) -> dict[str, float]:
+def wrk(
+    url: str,
+    seconds: int,
+    connections: int,
+    script: Path,
+    headers: dict[str, str] | None = None,
+    **env: str,
+) -> dict[str, float]:
     """Run wrk with a script that prints a BENCH_JSON line; return those figures."""
     result = subprocess.run(
-        _wrk_command(url, seconds, connections, script),
+        _wrk_command(url, seconds, connections, script, headers),
         capture_output=True,
         text=True,
         check=True,

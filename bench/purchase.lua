@@ -1,4 +1,4 @@
--- wrk: POST /purchase with a realistic till mix. A third of the sales are new customers (no
+-- wrk: POST /purchase with a realistic till mix, each sale sent with its store's till key. A third of the sales are new customers (no
 -- user_id); the rest come from 5,000 returning customers. 1 to 4 distinct products, three
 -- stores. Every acknowledged purchase_id is kept so the harness can check each was stored.
 local products = {"milk", "bread", "eggs", "chicken", "apples", "toilet paper", "cereal",
@@ -9,6 +9,12 @@ dofile(os.getenv("BENCH_DIR") .. "/report.lua")
 function setup(thread)
    thread:set("id", #threads + 1)
    table.insert(threads, thread)
+end
+
+-- Each store's till key: BENCH_TILL_KEYS="SMKT001=key;SMKT002=key;SMKT003=key".
+local till_keys = {}
+for store, key in string.gmatch(os.getenv("BENCH_TILL_KEYS") or "", "([^=;]+)=([^;]+)") do
+   till_keys[store] = key
 end
 
 function init(args)
@@ -38,7 +44,9 @@ function request()
       customer = string.format('"user_id":"00000000-0000-4000-8000-%012d",', math.random(1, 5000))
    end
    local body = '{"supermarket_id":"' .. store .. '",' .. customer .. '"items":[' .. basket() .. ']}'
-   return wrk.format(nil, "/purchase", nil, body)
+   local headers = {["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer " .. (till_keys[store] or "")}
+   return wrk.format(nil, "/purchase", headers, body)
 end
 
 function response(status, headers, body)

@@ -8,7 +8,17 @@ import subprocess
 
 import asyncpg
 
-from bench.environment import ROOT, WORK_DIR, bench_database, machine, now, serving, wrk
+from bench.environment import (
+    ROOT,
+    WORK_DIR,
+    BenchKeys,
+    bench_database,
+    bench_keys,
+    machine,
+    now,
+    serving,
+    wrk,
+)
 from cash_register.queries import RECORD_PURCHASES
 from devtools.embedded_postgres import program
 
@@ -28,6 +38,7 @@ PGBENCH_PARAMETERS = {
     "$7": "ARRAY[NULL::text]",  # no idempotency key, as in the wrk mix
     "$8": "ARRAY[NULL::text]",  # not an offline sale
     "$9": "ARRAY[NULL::bytea]",
+    "$10": "ARRAY['pgbench-till']",
 }
 PGBENCH_VARIABLES = """\\set store random(1, 3)
 \\set new random(1, 3)
@@ -39,7 +50,7 @@ PGBENCH_VARIABLES = """\\set store random(1, 3)
 def pgbench_script() -> str:
     """The cash register's own statement, one purchase per transaction."""
     statement = re.sub(
-        r"\$[1-9]\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
+        r"\$(?:10|[1-9])\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
     )
     return PGBENCH_VARIABLES + " ".join(statement.split()) + ";\n"
 
@@ -89,9 +100,12 @@ async def _stored(database_url: str, acknowledged: list[int]) -> tuple[int, int]
 
 PACED_RATES = (1_000, 2_000)
 PACED_INTERVAL_MS = 100  # each connection's mean pause: rate × 0.1 s connections
+# The tills' rate limit stays on (every request passes through it), set above what three tills
+# send here; authentication is on as always.
+TILL_REQUESTS_PER_SECOND = "1000000"
 
 
-def paced(url: str, rate: int, seconds: int) -> dict[str, float]:
+def paced(url: str, rate: int, seconds: int, keys: BenchKeys) -> dict[str, float]:
     """POST /purchase offered at about `rate` per second (bench/paced_purchase.lua)."""
     connections = rate * PACED_INTERVAL_MS // 1000
     figures = wrk(
@@ -100,6 +114,7 @@ def paced(url: str, rate: int, seconds: int) -> dict[str, float]:
         connections,
         BENCH_DIR / "paced_purchase.lua",
         BENCH_INTERVAL_MS=str(PACED_INTERVAL_MS),
+        **keys.wrk_env(),
     )
     figures["offered"] = rate
     return figures
@@ -113,13 +128,19 @@ def run_purchase_benchmark(
     acknowledged: list[int] = []
     with bench_database() as database_url:
         before = asyncio.run(_stored(database_url, []))[1]
-        with serving("cash_register.main:app", database_url, workers) as url:
+        keys = bench_keys(database_url)
+        with serving(
+            "cash_register.main:app",
+            database_url,
+            workers,
+            TILL_REQUESTS_PER_SECOND=TILL_REQUESTS_PER_SECOND,
+        ) as url:
             print(f"GET /health, {connections} connections, {seconds} s …", flush=True)
             health = wrk(f"{url}/health", seconds, connections, BENCH_DIR / "report.lua")
             steady = []
             for rate in PACED_RATES:
                 print(f"POST /purchase offered at {rate:,}/s, {seconds} s …", flush=True)
-                steady.append(paced(url, rate, seconds))
+                steady.append(paced(url, rate, seconds, keys))
             saturated = []
             for run in range(1, saturation_runs + 1):
                 print(f"POST /purchase run {run}, {connections} connections …", flush=True)
@@ -131,6 +152,7 @@ def run_purchase_benchmark(
                         connections,
                         BENCH_DIR / "purchase.lua",
                         BENCH_ACKNOWLEDGED_FILE=str(acknowledged_file),
+                        **keys.wrk_env(),
                     )
                 )
                 acknowledged += [int(line) for line in acknowledged_file.read_text().split()]
@@ -201,7 +223,9 @@ def _report(
 
 - Date: {now()}
 - Machine: {machine()}; PostgreSQL, the service and the load generators share it.
-- Service: cash register, {workers} uvicorn workers, group commit on, `synchronous_commit` on.
+- Service: cash register, {workers} uvicorn workers, group commit on, `synchronous_commit` on,
+  every request authenticated by its store's till key and passed through the tills' rate
+  limit (set to {TILL_REQUESTS_PER_SECOND} per second, so it never refuses here).
 - Saturated: wrk, {connections} connections as fast as they are answered, {seconds} s per run,
   {len(saturated)} consecutive runs, mix of `bench/purchase.lua` (a third new customers, 1 to 4
   products, three stores).

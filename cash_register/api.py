@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from cash_register import offline_sync
+from cash_register.errors import OwnerCannotSell
 from cash_register.lifetime import CashRegister, Held, cash_register_of
 from cash_register.models import PurchaseRequest, PurchaseUpload, Receipt, UploadResult
 from cash_register.service import (
     RecordedPurchase,
     checked_idempotency_key,
     make_basket,
+    selling_till,
     with_idempotency_key,
 )
+from db.access import Credential
 from db.health import check_database
+from httpkit.access import BEARER, credential_of
 from httpkit.problems import PROBLEM
 from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
+
+
+def till_credential(request: Request) -> Credential:
+    """The caller, which must be a till: an owner's key cannot record sales."""
+    credential = credential_of(request.scope)
+    if credential.kind != "till":
+        raise OwnerCannotSell()
+    return credential
+
+
+Till = Annotated[Credential, Depends(till_credential)]
+TILL_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM for code in (401, 403, 413, 415, 422, 429, 503)
+}
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED_HEADER = {
@@ -88,12 +107,16 @@ async def health(held: Held) -> dict[str, str]:
     return {"status": "ok", "database": "ok"}
 
 
-async def record_sale(held: CashRegister, purchase: PurchaseRequest, key: str | None) -> Response:
+async def record_sale(
+    held: CashRegister, credential: Credential, purchase: PurchaseRequest, key: str | None
+) -> Response:
     """Record one sale and answer with its receipt once its batch has committed: the one
     handler of POST /purchase, whether the checkout lane or the route below receives it."""
+    till = selling_till(credential, purchase.supermarket_id)
     basket = make_basket(
         held.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
     )
+    basket = replace(basket, till_id=till)
     if key is not None:
         basket = with_idempotency_key(basket, checked_idempotency_key(key), purchase)
     recorded = await held.batcher.record(basket)
@@ -112,7 +135,7 @@ async def checkout(request: Request) -> Response:
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_url=False)) from None
     key = request.headers.get(IDEMPOTENCY_KEY)
-    return await record_sale(cash_register_of(request), purchase, key)
+    return await record_sale(cash_register_of(request), credential_of(request.scope), purchase, key)
 
 
 @router.post(
@@ -120,14 +143,14 @@ async def checkout(request: Request) -> Response:
     status_code=201,
     operation_id="record_purchase",
     response_model=Receipt,
+    dependencies=[BEARER],
     responses={
         201: {"description": "The receipt of the stored sale.", "headers": REPLAYED_HEADER},
-        413: PROBLEM,
-        422: PROBLEM,
-        503: PROBLEM,
+        **TILL_PROBLEMS,
     },
 )
 async def post_purchase(
+    request: Request,
     purchase: PurchaseRequest,
     held: Held,
     idempotency_key: Annotated[
@@ -145,16 +168,17 @@ async def post_purchase(
     (`Idempotent-Replayed: true`) and stores nothing; the key with another request is a 422.
     Served by the checkout lane (`checkout`) with the same models and handler.
     """
-    return await record_sale(held, purchase, idempotency_key)
+    return await record_sale(held, credential_of(request.scope), purchase, idempotency_key)
 
 
 @router.post(
     "/purchases",
     operation_id="upload_offline_purchases",
-    responses={413: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    dependencies=[BEARER],
+    responses=TILL_PROBLEMS,
 )
-async def post_purchases(upload: PurchaseUpload, held: Held) -> UploadResult:
+async def post_purchases(till: Till, upload: PurchaseUpload, held: Held) -> UploadResult:
     """Offline sync: up to 1,000 sales, each with its own `client_purchase_id` and
     `purchased_at`. Each is created, found a duplicate of an earlier upload, or rejected with
-    its reason; a bad one does not reject the others."""
-    return await offline_sync.upload(held, upload.purchases)
+    its reason; a bad one does not reject the others. All of the till's own store."""
+    return await offline_sync.upload(held, till, upload.purchases)

@@ -8,10 +8,14 @@ Problem (httpkit.problems)
     ├── UnknownProduct         names every unknown product at once
     ├── BadIdempotencyKey
     └── IdempotencyKeyReused   the key was claimed by another purchase
+Forbidden (httpkit.access)     403: a valid key that may not record this sale
+├── OwnerCannotSell
+└── NotThisTillsStore
 """
 
 from __future__ import annotations
 
+from httpkit.access import Forbidden
 from httpkit.problems import Problem
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SALE_KEY_RULE
 
@@ -62,4 +66,17 @@ class IdempotencyKeyReused(InvalidPurchase):
             f"Idempotency-Key: {key!r} was used for a different purchase; "
             "a retry must send the same request",
             idempotency_key=key,
+        )
+
+
+class OwnerCannotSell(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("an owner's key cannot record sales; the till's own key records them")
+
+
+class NotThisTillsStore(Forbidden):
+    def __init__(self, till: str, store: str) -> None:
+        super().__init__(
+            f"supermarket_id: till {till} records sales for {store} only",
+            supermarket_id=store,
         )

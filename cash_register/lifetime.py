@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from cash_register.batcher import PurchaseBatcher
 from cash_register.key_expiry import key_expiry
 from cash_register.settings import CashRegisterSettings
+from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.partitions import month_keeper
@@ -26,6 +27,7 @@ class CashRegister:
     settings: CashRegisterSettings
     pool: asyncpg.Pool
     catalog: CatalogWatcher
+    keys: AccessKeys
     batcher: PurchaseBatcher
     chores: tuple[PeriodicChore, ...]
 
@@ -33,12 +35,15 @@ class CashRegister:
     def build(
         cls, database: DatabaseSettings, own: CashRegisterSettings, pool: asyncpg.Pool
     ) -> CashRegister:
+        keys = AccessKeys(database, pool)
         return cls(
             settings=own,
             pool=pool,
             catalog=CatalogWatcher(database, pool),
+            keys=keys,
             batcher=PurchaseBatcher(pool, own.batch_limits()),
             chores=(
+                keys_last_used(keys, database.keys_last_used_every_seconds),
                 month_keeper(pool, own.month_keeper_every_hours * 3600),
                 key_expiry(
                     pool,
@@ -51,7 +56,7 @@ class CashRegister:
     def parts(self) -> tuple[Part, ...]:
         """In start order; they stop in reverse, so the batcher commits what it has taken
         while the catalog and the pool are still there."""
-        return (self.catalog, *self.chores, self.batcher)
+        return (self.catalog, self.keys, *self.chores, self.batcher)
 
 
 def cash_register_of(connection: HTTPConnection) -> CashRegister:

@@ -37,7 +37,9 @@ def create_app() -> FastAPI:
         description="Records supermarket purchases from the tills.",
         lifespan=lifespan,
         router=router,
+        keys_of=lambda scope: scope["app"].state.cash_register.keys,
         lanes=[CheckoutLane],
+        till_requests_per_second=cash_register_settings().till_requests_per_second,
     )
 
 

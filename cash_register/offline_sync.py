@@ -10,20 +10,29 @@ configured limit is rejected; the others go on. Analytics count each sale on its
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cash_register.errors import IdempotencyKeyReused, InvalidPurchase
 from cash_register.lifetime import CashRegister
 from cash_register.models import OfflinePurchase, RejectedSale, UploadOutcome, UploadResult
 from cash_register.service import Basket, as_offline_sale, make_basket
+from db.access import Credential
 
 
 class SaleRejected(Exception):
     """One uploaded sale cannot be stored; the reason is given back for that sale only."""
 
 
-def _offline_basket(held: CashRegister, sale: OfflinePurchase, now: datetime) -> Basket:
+def _offline_basket(
+    held: CashRegister, credential: Credential, sale: OfflinePurchase, now: datetime
+) -> Basket:
     settings = held.settings
+    if sale.supermarket_id != credential.supermarket_id:
+        raise SaleRejected(
+            f"supermarket_id: till {credential.name} records sales for "
+            f"{credential.supermarket_id} only"
+        )
     moment = (
         sale.purchased_at if sale.purchased_at.tzinfo else sale.purchased_at.replace(tzinfo=UTC)
     )
@@ -37,7 +46,9 @@ def _offline_basket(held: CashRegister, sale: OfflinePurchase, now: datetime) ->
         basket = make_basket(held.catalog.current, sale.supermarket_id, sale.user_id, sale.items)
     except InvalidPurchase as error:
         raise SaleRejected(error.detail) from None
-    return as_offline_sale(basket, sale.client_purchase_id, moment, sale)
+    return replace(
+        as_offline_sale(basket, sale.client_purchase_id, moment, sale), till_id=credential.name
+    )
 
 
 async def _store(held: CashRegister, basket: Basket) -> UploadOutcome:
@@ -65,7 +76,9 @@ def _rejected(client_purchase_id: str | None, reason: str) -> UploadOutcome:
     return UploadOutcome(client_purchase_id=client_purchase_id, status="rejected", reason=reason)
 
 
-async def upload(held: CashRegister, sales: list[OfflinePurchase | RejectedSale]) -> UploadResult:
+async def upload(
+    held: CashRegister, credential: Credential, sales: list[OfflinePurchase | RejectedSale]
+) -> UploadResult:
     """Check each sale, store the good ones together, say what became of each."""
     now = datetime.now(UTC)
     pending: list[asyncio.Task[UploadOutcome] | UploadOutcome] = []
@@ -74,7 +87,7 @@ async def upload(held: CashRegister, sales: list[OfflinePurchase | RejectedSale]
             pending.append(_rejected(sale.client_purchase_id, sale.reason))
             continue
         try:
-            basket = _offline_basket(held, sale, now)
+            basket = _offline_basket(held, credential, sale, now)
         except SaleRejected as rejected:
             pending.append(_rejected(sale.client_purchase_id, str(rejected)))
             continue

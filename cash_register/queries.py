@@ -14,7 +14,8 @@
 # stored only if its key is claimed here; a key already taken (by an earlier request, or one
 # committing right now: the claim waits for it) leaves the purchase unstored, and the caller
 # replays the original. Live keys expire (idempotency_keys); an offline sale's id is kept in
-# offline_sales for as long as the sale itself, unique per store.
+# offline_sales for as long as the sale itself. Both are the till's own: $10, one element per
+# purchase, is the till that sent it (also stored with the purchase, with when it arrived).
 #
 # Returns one row per purchase, in the order given: its id, time, total, line prices and
 # whether it was stored.
@@ -24,9 +25,10 @@ WITH basket AS (
            b.supermarket_id,
            b.customer_id,
            coalesce(b.purchased_at, now()) AS purchased_at,
+           b.till_id,
            nextval('purchases_id_seq') AS purchase_id
-    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[])
-         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, position)
+    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[])
+         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, position)
 ),
 line AS (
     SELECT l.line_no, l.position::int AS position, l.product_id, l.quantity, p.unit_price
@@ -47,22 +49,23 @@ keyed AS (
          WITH ORDINALITY AS k(key, client_id, request_hash, position)
 ),
 claim AS (
-    INSERT INTO idempotency_keys (key, request_hash, purchase_id, purchased_at)
-    SELECT k.key, k.request_hash, b.purchase_id, b.purchased_at
+    INSERT INTO idempotency_keys (till_id, key, request_hash, purchase_id, purchased_at)
+    SELECT b.till_id, k.key, k.request_hash, b.purchase_id, b.purchased_at
     FROM keyed k JOIN basket b USING (position)
     WHERE k.key IS NOT NULL
-    ORDER BY k.key
-    ON CONFLICT (key) DO NOTHING
+    ORDER BY b.till_id, k.key
+    ON CONFLICT (till_id, key) DO NOTHING
     RETURNING purchase_id
 ),
 offline_claim AS (
     INSERT INTO offline_sales
-        (supermarket_id, client_purchase_id, request_hash, purchase_id, purchased_at)
-    SELECT b.supermarket_id, k.client_id, k.request_hash, b.purchase_id, b.purchased_at
+        (till_id, supermarket_id, client_purchase_id, request_hash, purchase_id, purchased_at)
+    SELECT b.till_id, b.supermarket_id, k.client_id, k.request_hash, b.purchase_id,
+           b.purchased_at
     FROM keyed k JOIN basket b USING (position)
     WHERE k.client_id IS NOT NULL
-    ORDER BY b.supermarket_id, k.client_id
-    ON CONFLICT (supermarket_id, client_purchase_id) DO NOTHING
+    ORDER BY b.till_id, k.client_id
+    ON CONFLICT (till_id, client_purchase_id) DO NOTHING
     RETURNING purchase_id
 ),
 kept AS (
@@ -73,8 +76,10 @@ kept AS (
                             UNION ALL SELECT purchase_id FROM offline_claim)
 ),
 purchase AS (
-    INSERT INTO purchases (id, supermarket_id, customer_id, purchased_at, total_amount)
-    SELECT b.purchase_id, b.supermarket_id, b.customer_id, b.purchased_at, p.total_amount
+    INSERT INTO purchases
+        (id, supermarket_id, customer_id, purchased_at, total_amount, till_id, received_at)
+    SELECT b.purchase_id, b.supermarket_id, b.customer_id, b.purchased_at, p.total_amount,
+           b.till_id, now()
     FROM kept b JOIN priced p USING (position)
 ),
 item AS (
@@ -90,20 +95,22 @@ ORDER BY b.position
 """
 
 # The purchases that claimed these keys before, with their lines' prices, to replay their
-# receipts. One element per purchase whose claim failed: $1 its Idempotency-Key, or $2 its
-# store and $3 its client_purchase_id; each answer row names its position in those arrays.
+# receipts. One element per purchase whose claim failed: $1 its till, and $2 its
+# Idempotency-Key or $3 its client_purchase_id; each answer row names its position in those
+# arrays.
 STORED_BY_KEY = """
 SELECT k.position::int AS position, s.request_hash, p.id AS purchase_id, p.purchased_at,
        p.customer_id, p.total_amount,
        array_agg(i.product_id ORDER BY i.product_id) AS product_ids,
        array_agg(i.unit_price ORDER BY i.product_id) AS unit_prices
 FROM unnest($1::text[], $2::text[], $3::text[])
-     WITH ORDINALITY AS k(key, supermarket_id, client_id, position)
+     WITH ORDINALITY AS k(till_id, key, client_id, position)
 JOIN LATERAL (
-    SELECT request_hash, purchase_id, purchased_at FROM idempotency_keys WHERE key = k.key
+    SELECT request_hash, purchase_id, purchased_at FROM idempotency_keys
+    WHERE till_id = k.till_id AND key = k.key
     UNION ALL
     SELECT request_hash, purchase_id, purchased_at FROM offline_sales
-    WHERE supermarket_id = k.supermarket_id AND client_purchase_id = k.client_id
+    WHERE till_id = k.till_id AND client_purchase_id = k.client_id
 ) s ON true
 JOIN purchases p ON p.id = s.purchase_id AND p.purchased_at = s.purchased_at
 JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at

@@ -18,10 +18,13 @@ from cash_register.errors import (
     EmptyBasket,
     IdempotencyKeyReused,
     InvalidPurchase,
+    NotThisTillsStore,
+    OwnerCannotSell,
     TooManyItems,
     UnknownProduct,
     UnknownSupermarket,
 )
+from db.access import Credential
 from db.catalog import Catalog, Product
 from db.pool import pooled_connection
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey
@@ -49,6 +52,7 @@ class Basket:
     idempotency_key: str | None = None
     client_purchase_id: str | None = None
     request_hash: bytes | None = None
+    till_id: str | None = None  # the till that sent it (None: not sent by a till, e.g. a test)
 
     @property
     def key(self) -> str | None:
@@ -66,6 +70,15 @@ class RecordedPurchase:
     unit_prices: tuple[Decimal, ...]
     total_amount: Decimal
     replayed: bool = False
+
+
+def selling_till(credential: Credential, supermarket_id: str) -> str:
+    """The till recording a sale for `supermarket_id`: a till key of that very store."""
+    if credential.kind != "till":
+        raise OwnerCannotSell()
+    if credential.supermarket_id != supermarket_id:
+        raise NotThisTillsStore(credential.name, credential.supermarket_id or "")
+    return credential.name
 
 
 def make_basket(
@@ -159,8 +172,8 @@ async def _originals(
     """The stored purchase behind each basket whose key was claimed before, in order."""
     rows = await connection.fetch(
         queries.STORED_BY_KEY,
+        [b.till_id or "" for b in taken],
         [b.idempotency_key for b in taken],
-        [b.supermarket_id for b in taken],
         [b.client_purchase_id for b in taken],
     )
     found = {row["position"]: row for row in rows}
@@ -194,12 +207,14 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     keys: list[object] = []
     client_ids: list[object] = []
     hashes: list[object] = []
+    tills: list[object] = []
     for position, basket in enumerate(baskets, start=1):
         supermarkets.append(basket.supermarket_id)
         customers.append(basket.customer_id)
         times.append(basket.purchased_at)
         keys.append(basket.idempotency_key)
         client_ids.append(basket.client_purchase_id)
+        tills.append(basket.till_id)
         hashes.append(basket.request_hash)
         for line in basket.lines:
             positions.append(position)
@@ -215,4 +230,5 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
         keys,
         client_ids,
         hashes,
+        tills,
     )

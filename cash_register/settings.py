@@ -26,6 +26,9 @@ class CashRegisterSettings(BaseSettings):
     offline_clock_skew_seconds: float = Field(default=300, ge=0, le=86_400)
     # How often the coming months' partitions are created where missing (also at start).
     month_keeper_every_hours: float = Field(default=12, gt=0, le=24 * 7)
+    # Requests per second one till may send, per worker process (bursts to twice that); 0: no
+    # limit. An offline upload is one request.
+    till_requests_per_second: float = Field(default=10, ge=0)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

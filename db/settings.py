@@ -41,6 +41,8 @@ class DatabaseSettings(BaseSettings):
     catalog_reconnect_seconds: float = Field(default=1.0, gt=0)
     # How long a background chore waits before it tries again after the database failed it.
     chore_retry_seconds: float = Field(default=60.0, gt=0)
+    # How often a service writes when its callers' keys were last used (`admin list`).
+    keys_last_used_every_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _require_a_database(self) -> DatabaseSettings:

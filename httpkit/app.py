@@ -16,8 +16,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
+from db.access import AccessKeys
+from httpkit.access import Authentication, JsonOnly, TillRateLimit
 from httpkit.body_limit import BodyLimit
 from httpkit.problems import install_problem_handlers
 
@@ -55,13 +57,23 @@ def service_app(
     description: str,
     lifespan: Callable[[FastAPI], Any],
     router: APIRouter,
+    keys_of: Callable[[Scope], AccessKeys],
     lanes: Sequence[Lane] = (),
+    till_requests_per_second: float = 0,
 ) -> FastAPI:
-    """A service's FastAPI app with our error answers, middleware and lanes in their places."""
+    """A service's FastAPI app with our error answers, middleware and lanes in their places.
+
+    From the outside in: the body limit, authentication, the tills' rate limit (0: none),
+    JSON-only bodies, FastAPI's exception handlers, then the lanes and the router.
+    """
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
     for lane in lanes:
         app.router.middleware_stack = lane(app.router.middleware_stack)
+    app.add_middleware(JsonOnly)
+    if till_requests_per_second > 0:
+        app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
+    app.add_middleware(Authentication, keys_of=keys_of)
     app.add_middleware(BodyLimit)
     return app

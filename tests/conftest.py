@@ -25,8 +25,11 @@ from db.migrate import apply_migrations
 from db.settings import database_settings
 from devtools.embedded_postgres import EmbeddedPostgres
 from loader.service import load_chain_data
+from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' tills sell far faster than a person can; the limit has tests of its own.
+os.environ.setdefault("TILL_REQUESTS_PER_SECOND", "0")
 SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
     "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
@@ -133,28 +136,38 @@ async def pool(
         yield created
 
 
-async def app_client(app_module: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the app, with its real lifespan (pool, catalog) running."""
+async def app_client(
+    app_module: str, auth: httpx.Auth | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, with its real lifespan (pool, catalog, keys) running."""
     import importlib
 
     app = importlib.import_module(app_module).create_app()
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", auth=auth, headers=headers
+        ) as client:
             yield client
 
 
 @pytest.fixture
-async def cash_register(catalog: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
-    """The cash register app over the seed catalog."""
-    async for client in app_client("cash_register.main"):
+async def keys(catalog: asyncpg.Connection) -> ChainKeys:
+    """A till of each seed store and an owner of the chain, with their keys."""
+    return await issue_chain_keys(catalog, read_seed().supermarkets)
+
+
+@pytest.fixture
+async def cash_register(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
+    """The cash register app over the seed catalog; each sale sent by its store's till."""
+    async for client in app_client("cash_register.main", auth=TillAuth(keys)):
         yield client
 
 
 @pytest.fixture
-async def analytics(db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
-    """The analytics app (over whatever data the test loads)."""
-    async for client in app_client("analytics.main"):
+async def analytics(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
+    """The analytics app (over whatever data the test loads), asked by the chain's owner."""
+    async for client in app_client("analytics.main", headers=keys.owner_headers()):
         yield client
 
 

@@ -18,7 +18,7 @@ BAD_PURCHASES: list[tuple[str, Any, list[str]]] = [
         {"supermarket_id": "SMKT001", "items": ["milk", "caviar", "truffles"]},
         ["caviar", "truffles"],
     ),
-    ("unknown supermarket", {"supermarket_id": "SMKT999", "items": ["milk"]}, ["SMKT999"]),
+    ("malformed supermarket", {"supermarket_id": "SMKT 1", "items": ["milk"]}, ["supermarket_id"]),
     ("empty basket", {"supermarket_id": "SMKT001", "items": []}, ["empty"]),
     (
         "malformed user id",
@@ -134,4 +134,16 @@ async def test_a_chunked_body_over_the_limit_is_a_413_while_it_is_read(
     assert response.json()["max_bytes"] == 1 << 20
     assert sent < 64  # refused while reading, not after the whole body
     assert "content-length" not in response.request.headers
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 0
+
+
+async def test_a_sale_for_a_store_that_is_not_the_tills_is_a_403_and_stores_nothing(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    """An unknown store can only be another store than the till's own (its store exists)."""
+    response = await cash_register.post(
+        "/purchase", json={"supermarket_id": "SMKT999", "items": ["milk"]}
+    )
+    assert response.status_code == 403
+    assert response.json()["supermarket_id"] == "SMKT001"
     assert await catalog.fetchval("SELECT count(*) FROM purchases") == 0

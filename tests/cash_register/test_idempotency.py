@@ -14,6 +14,7 @@ import pytest
 from cash_register.key_expiry import expire_keys
 from tests.conftest import PostgresUnderTest
 from tests.deploy.test_servers import start, stop, wait_healthy
+from tests.keys import ChainKeys, TillAuth
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "eggs", "milk"]}
 
@@ -66,14 +67,14 @@ async def test_racing_duplicates_store_one_purchase(
 
 
 async def test_racing_duplicates_across_server_processes_store_one_purchase(
-    catalog: asyncpg.Connection, postgres: PostgresUnderTest
+    catalog: asyncpg.Connection, keys: ChainKeys, postgres: PostgresUnderTest
 ) -> None:
     """Two workers, so the duplicates meet in the database, not in one batcher."""
     process, url = start("cash_register", postgres.database_url)
     try:
         await asyncio.to_thread(wait_healthy, process, url)
         headers = key()
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, auth=TillAuth(keys)) as client:
             responses = await asyncio.gather(
                 *(client.post("/purchase", json=SALE, headers=headers) for _ in range(40))
             )

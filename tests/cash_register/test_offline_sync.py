@@ -147,15 +147,29 @@ async def test_a_backlog_uploaded_again_after_the_key_ttl_is_a_duplicate(
     assert await catalog.fetchval("SELECT count(*) FROM purchases") == 2
 
 
-async def test_two_stores_may_use_the_same_client_purchase_id(
+async def test_two_stores_tills_may_use_the_same_client_purchase_id(
     cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
 ) -> None:
-    """Tills number their own receipts: the same id in another store is another sale."""
+    """Tills number their own receipts: the same id from another till is another sale."""
     first = sale("receipt-0001", 1, ["milk"])
     other_store = {**sale("receipt-0001", 1, ["milk"]), "supermarket_id": "SMKT003"}
-    body = (await cash_register.post("/purchases", json={"purchases": [first, other_store]})).json()
-    assert [o["status"] for o in body["outcomes"]] == ["created", "created"]
+    outcomes = [
+        (await cash_register.post("/purchases", json={"purchases": [body]})).json()["outcomes"]
+        for body in (first, other_store)
+    ]
+    assert [o[0]["status"] for o in outcomes] == ["created", "created"]
     assert await catalog.fetchval("SELECT count(*) FROM purchases") == 2
+
+
+async def test_a_sale_of_another_store_is_rejected_alone(
+    cash_register: httpx.AsyncClient, catalog: asyncpg.Connection
+) -> None:
+    own = sale("till2-1", 1, ["milk"])
+    elsewhere = {**sale("till2-2", 1, ["milk"]), "supermarket_id": "SMKT001"}
+    body = (await cash_register.post("/purchases", json={"purchases": [own, elsewhere]})).json()
+    assert [o["status"] for o in body["outcomes"]] == ["created", "rejected"]
+    assert "SMKT002 only" in body["outcomes"][1]["reason"]
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 1
 
 
 async def test_a_rejected_sale_names_its_field_as_every_422_does(

@@ -20,21 +20,25 @@ from db.migrate import apply_migrations
 from db.settings import database_settings
 from devtools.embedded_postgres import EmbeddedPostgres
 from loader.service import load_chain_data
-from tests.conftest import SEED_DIR, app_client
+from tests.conftest import SEED_DIR, app_client, read_seed
+from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 
 RECOVERY_SECONDS = 5
 ANSWER_WITHIN_SECONDS = 10
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "bread"]}
+KEYS: ChainKeys  # the tills' and the owner's keys on the test's own server
 
 
 @pytest.fixture
 async def own_postgres(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedPostgres]:
+    global KEYS
     server = EmbeddedPostgres(tmp_path / "pg").start()
     connection = await asyncpg.connect(server.url())
     await apply_migrations(connection)
     await load_chain_data(connection, SEED_DIR)
+    KEYS = await issue_chain_keys(connection, read_seed().supermarkets)
     await connection.close()
     monkeypatch.setenv("DATABASE_URL", server.url())
     monkeypatch.setenv("DB_STARTUP_WAIT_SECONDS", "1")
@@ -54,7 +58,7 @@ async def post(client: httpx.AsyncClient, path: str = "/purchase") -> httpx.Resp
 async def test_outage_is_a_503_and_the_service_recovers_by_itself(
     own_postgres: EmbeddedPostgres,
 ) -> None:
-    async for client in app_client("cash_register.main"):
+    async for client in app_client("cash_register.main", auth=TillAuth(KEYS)):
         assert (await post(client)).status_code == 201
 
         own_postgres.stop("immediate")
@@ -82,7 +86,7 @@ async def test_outage_is_a_503_and_the_service_recovers_by_itself(
 async def test_analytics_answer_503_in_an_outage_and_recover(
     own_postgres: EmbeddedPostgres,
 ) -> None:
-    async for client in app_client("analytics.main"):
+    async for client in app_client("analytics.main", headers=KEYS.owner_headers()):
         assert (await post(client, "/unique-customers")).json() == {"unique_customers": 1762}
         own_postgres.stop("immediate")
         for path in ("/unique-customers", "/top-products", "/sales/daily", "/health"):
@@ -144,7 +148,7 @@ async def test_retrying_tills_store_every_sale_exactly_once_through_a_crash(
         await asyncio.to_thread(own_postgres.start)
         restarted_at.append(time.monotonic())
 
-    async for client in app_client("cash_register.main"):
+    async for client in app_client("cash_register.main", auth=TillAuth(KEYS)):
         await asyncio.gather(crash(), *(till(client, n) for n in range(CLIENTS)))
 
     assert len(acknowledged) == CLIENTS * SALES_PER_CLIENT

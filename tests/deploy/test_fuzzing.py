@@ -12,11 +12,12 @@ from schemathesis.checks import not_a_server_error
 
 from tests.conftest import PostgresUnderTest
 from tests.deploy.test_servers import start, stop, wait_healthy
+from tests.keys import ChainKeys
 
 EXAMPLES_PER_OPERATION = 60
 
 
-def fuzz(operation: schemathesis.APIOperation) -> dict[int, int]:
+def fuzz(operation: schemathesis.APIOperation, headers: dict[str, str]) -> dict[int, int]:
     """Run generated requests, valid and invalid, against one operation; count the answers."""
     statuses: dict[int, int] = {}
 
@@ -34,7 +35,7 @@ def fuzz(operation: schemathesis.APIOperation) -> dict[int, int]:
     )
     @given(case=st.one_of(strategies))
     def run(case: schemathesis.Case) -> None:
-        response = case.call(timeout=10)
+        response = case.call(timeout=10, headers=headers)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         case.validate_response(response, checks=[not_a_server_error])
 
@@ -44,15 +45,17 @@ def fuzz(operation: schemathesis.APIOperation) -> dict[int, int]:
 
 @pytest.mark.parametrize("service", ["cash_register", "analytics"])
 def test_no_input_gets_a_server_error(
-    service: str, seeded: asyncpg.Connection, postgres: PostgresUnderTest
+    service: str, seeded: asyncpg.Connection, keys: ChainKeys, postgres: PostgresUnderTest
 ) -> None:
+    """With a key, so the requests reach the routes: a till of the examples' store, an owner."""
+    headers = keys.till_headers("SMKT001") if service == "cash_register" else keys.owner_headers()
     process, url = start(service, postgres.database_url)
     try:
         wait_healthy(process, url)
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 3
-        answers = {operation.label: fuzz(operation) for operation in operations}
+        answers = {operation.label: fuzz(operation, headers) for operation in operations}
     finally:
         stop(process)
     assert sum(sum(statuses.values()) for statuses in answers.values()) >= EXAMPLES_PER_OPERATION

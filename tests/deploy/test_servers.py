@@ -16,6 +16,7 @@ import pytest
 from devtools.embedded_postgres import free_port
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.deploy.test_docker_files import dockerfile_cmd
+from tests.keys import ChainKeys, TillAuth
 
 
 def native(command: list[str], port: int) -> list[str]:
@@ -66,7 +67,7 @@ def wait_healthy(process: subprocess.Popen, base_url: str) -> None:
 
 
 @pytest.fixture
-def servers(catalog: asyncpg.Connection, postgres: PostgresUnderTest) -> Iterator[dict[str, str]]:
+def servers(keys: ChainKeys, postgres: PostgresUnderTest) -> Iterator[dict[str, str]]:
     started = {name: start(name, postgres.database_url) for name in ("cash_register", "analytics")}
     try:
         for process, url in started.values():
@@ -77,17 +78,19 @@ def servers(catalog: asyncpg.Connection, postgres: PostgresUnderTest) -> Iterato
             stop(process)
 
 
-def test_both_services_serve_with_two_workers(servers: dict[str, str]) -> None:
-    with httpx.Client(timeout=10) as client:
-        before = client.get(f"{servers['analytics']}/unique-customers").json()["unique_customers"]
+def test_both_services_serve_with_two_workers(servers: dict[str, str], keys: ChainKeys) -> None:
+    owner = keys.owner_headers()
+    with httpx.Client(timeout=10, auth=TillAuth(keys)) as client:
+        unique = f"{servers['analytics']}/unique-customers"
+        before = client.get(unique, headers=owner).json()["unique_customers"]
         for _ in range(10):  # several requests, so both workers are likely to answer
             response = client.post(
                 f"{servers['cash_register']}/purchase",
                 json={"supermarket_id": "SMKT002", "items": ["cereal"]},
             )
             assert response.status_code == 201
-        after = client.get(f"{servers['analytics']}/unique-customers").json()["unique_customers"]
-        top = client.get(f"{servers['analytics']}/top-products").json()["products"]
+        after = client.get(unique, headers=owner).json()["unique_customers"]
+        top = client.get(f"{servers['analytics']}/top-products", headers=owner).json()["products"]
     assert after == before + 10
     assert top[0] == {"rank": 1, "product": "cereal", "units_sold": 10}
 

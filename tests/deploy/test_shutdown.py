@@ -12,12 +12,13 @@ import httpx
 
 from tests.conftest import PostgresUnderTest
 from tests.deploy.test_servers import start, wait_healthy
+from tests.keys import ChainKeys, TillAuth
 
 IN_FLIGHT = 40
 
 
 async def test_sigterm_answers_every_purchase_in_flight_then_exits(
-    catalog: asyncpg.Connection, postgres: PostgresUnderTest
+    catalog: asyncpg.Connection, keys: ChainKeys, postgres: PostgresUnderTest
 ) -> None:
     process, url = start("cash_register", postgres.database_url)
     try:
@@ -28,7 +29,7 @@ async def test_sigterm_answers_every_purchase_in_flight_then_exits(
         # Every batch writes daily_sales: while this lock is held, every purchase waits in
         # the database, in flight.
         await blocker.execute("LOCK TABLE daily_sales IN EXCLUSIVE MODE")
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, auth=TillAuth(keys)) as client:
             sales = [
                 asyncio.create_task(
                     client.post(

@@ -19,6 +19,7 @@ from analytics.main import create_app as create_analytics
 from cash_register.main import create_app as create_cash_register
 from db.settings import database_settings
 from httpkit.settings import HttpSettings
+from tests.keys import ChainKeys
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
 
@@ -37,20 +38,22 @@ class Marker:
         await self.app(scope, receive, send)
 
 
-async def client_of(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def client_of(
+    app: FastAPI, headers: dict[str, str]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
             yield app, client
 
 
-async def test_a_middleware_wraps_the_checkout_lane_as_every_route(
-    catalog: asyncpg.Connection,
-) -> None:
+async def test_a_middleware_wraps_the_checkout_lane_as_every_route(keys: ChainKeys) -> None:
     app = create_cash_register()
     app.add_middleware(Marker)
     Marker.seen.clear()
-    async for _, client in client_of(app):
+    async for _, client in client_of(app, keys.till_headers("SMKT001")):
         assert (await client.post("/purchase", json=SALE)).status_code == 201
         assert (await client.get("/health")).status_code == 200
         assert (await client.post("/purchase", json={"items": []})).status_code == 422
@@ -65,10 +68,8 @@ def assert_unavailable(response: httpx.Response, cause: str, words: str) -> None
     assert words in response.json()["detail"]
 
 
-async def test_a_stopping_cash_register_says_it_is_shutting_down(
-    catalog: asyncpg.Connection,
-) -> None:
-    async for app, client in client_of(create_cash_register()):
+async def test_a_stopping_cash_register_says_it_is_shutting_down(keys: ChainKeys) -> None:
+    async for app, client in client_of(create_cash_register(), keys.till_headers("SMKT001")):
         await app.state.cash_register.batcher.stop()
         response = await client.post("/purchase", json=SALE)
         assert_unavailable(response, "shutting_down", "shutting down")
@@ -87,9 +88,9 @@ def small_pool(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_busy_pool_and_a_slow_statement_each_say_so(
-    seeded: asyncpg.Connection, small_pool: None
+    seeded: asyncpg.Connection, keys: ChainKeys, small_pool: None
 ) -> None:
-    async for app, client in client_of(create_analytics()):
+    async for app, client in client_of(create_analytics(), keys.owner_headers()):
         async with app.state.analytics.pool.acquire():  # the one connection, taken
             busy = await client.get("/unique-customers")
         assert_unavailable(busy, "pool_exhausted", "busy")

@@ -24,6 +24,7 @@ import httpx
 from loader.generate import generate
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.deploy.test_servers import start, stop, wait_healthy
+from tests.keys import ChainKeys, TillAuth
 
 TILLS = 8
 HISTORY = 30_000
@@ -46,7 +47,7 @@ def history(folder: Path) -> tuple[Path, list[str]]:
 
 
 async def test_tills_trade_through_a_history_import(
-    catalog: asyncpg.Connection, postgres: PostgresUnderTest, tmp_path: Path
+    catalog: asyncpg.Connection, keys: ChainKeys, postgres: PostgresUnderTest, tmp_path: Path
 ) -> None:
     folder, file_customers = history(tmp_path / "history")
     regulars = [customer for customer, _ in Counter(file_customers).most_common(40)]
@@ -90,7 +91,7 @@ async def test_tills_trade_through_a_history_import(
 
     try:
         await asyncio.to_thread(wait_healthy, process, url)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, auth=TillAuth(keys)) as client:
             loaded, *_ = await asyncio.gather(load(), *(till(client, n) for n in range(TILLS)))
     finally:
         stop(process)

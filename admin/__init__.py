@@ -1,0 +1,1 @@
+"""`python -m admin`: issue, revoke and list the access keys of tills and owners."""

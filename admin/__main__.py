@@ -1,0 +1,83 @@
+"""`python -m admin`: issue, revoke and list access keys, against DATABASE_URL.
+
+    python -m admin till-key --store SMKT001 --till till-07
+    python -m admin owner-key --name alice [--store SMKT002]
+    python -m admin revoke --till till-07 | --owner alice
+    python -m admin list
+
+A new key is printed alone on the last line, once; only its hash is stored. Issuing a key for
+a till or owner that has one replaces it. Exit status: 0 done, 1 refused, 2 no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from admin.keys import KeyRefused, holders, issue, revoke
+from db.errors import DatabaseUnavailable
+from db.pool import connect
+from db.settings import MissingSetting, database_settings
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    till = commands.add_parser("till-key", help="issue a till's key, bound to its store")
+    till.add_argument("--store", required=True)
+    till.add_argument("--till", required=True)
+    owner = commands.add_parser("owner-key", help="issue an owner's key (--store: one store)")
+    owner.add_argument("--name", required=True)
+    owner.add_argument("--store")
+    gone = commands.add_parser("revoke", help="revoke a till's or an owner's key")
+    who = gone.add_mutually_exclusive_group(required=True)
+    who.add_argument("--till")
+    who.add_argument("--owner")
+    commands.add_parser("list", help="every key holder (never the keys)")
+    return parser.parse_args(argv)
+
+
+async def _run(arguments: argparse.Namespace) -> None:
+    connection = await connect(database_settings())
+    try:
+        if arguments.command == "till-key":
+            key = await issue(connection, "till", arguments.till, arguments.store)
+            print(f"till {arguments.till} of {arguments.store}: its key, shown this once:")
+            print(key)
+        elif arguments.command == "owner-key":
+            key = await issue(connection, "owner", arguments.name, arguments.store)
+            sees = arguments.store or "the whole chain"
+            print(f"owner {arguments.name} (sees {sees}): the key, shown this once:")
+            print(key)
+        elif arguments.command == "revoke":
+            kind, name = ("till", arguments.till) if arguments.till else ("owner", arguments.owner)
+            await revoke(connection, kind, name)
+            print(f"revoked the key of {kind} {name}")
+        else:
+            for holder in await holders(connection):
+                used = f"{holder.last_used_at:%Y-%m-%d %H:%M}" if holder.last_used_at else "never"
+                print(
+                    f"{holder.kind:5}  {holder.name:24}  {holder.supermarket_id or 'chain':8}  "
+                    f"created {holder.created_at:%Y-%m-%d %H:%M}  last used {used}"
+                    f"{'  REVOKED' if holder.revoked_at else ''}"
+                )
+    finally:
+        await connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    try:
+        asyncio.run(_run(arguments))
+    except (MissingSetting, DatabaseUnavailable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

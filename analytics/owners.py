@@ -1,0 +1,44 @@
+"""Who may read what: an owner's key reads the chain, a store manager's key one store.
+
+A store manager who asks about another store gets 403; one who asks about the chain (no
+`supermarket_id`) is answered about their own store, so every view works with either key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from db.access import Credential
+from httpkit.access import Forbidden, credential_of
+
+
+class NotAnOwner(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("a till's key records sales; the figures need an owner's key")
+
+
+class NotThisManagersStore(Forbidden):
+    def __init__(self, owner: str, store: str) -> None:
+        super().__init__(f"supermarket_id: {owner}'s key sees {store} only", supermarket_id=store)
+
+
+def owner_credential(request: Request) -> Credential:
+    credential = credential_of(request.scope)
+    if credential.kind != "owner":
+        raise NotAnOwner()
+    return credential
+
+
+Owner = Annotated[Credential, Depends(owner_credential)]
+
+
+def store_in_view(owner: Credential, asked: str | None) -> str | None:
+    """The store a question is about: the one asked, the manager's own, or None (the chain)."""
+    own = owner.supermarket_id
+    if own is None:
+        return asked
+    if asked not in (None, own):
+        raise NotThisManagersStore(owner.name, own)
+    return own

@@ -1,0 +1,145 @@
+"""Who may call what: a bearer key on every request for the chain's data, checked in memory.
+
+    Authentication   401 (with WWW-Authenticate) without a live key; else the request carries
+                     its `Credential` in scope["credential"]
+    TillRateLimit    429 (with Retry-After) past a till's requests per second (token bucket,
+                     bursts to twice the rate), per process; other tills are unaffected
+    JsonOnly         415 for a request body that is not application/json
+
+Pure ASGI, so they wrap every route, the checkout lane included (httpkit.app). What a
+credential may do (a till its own store's sales, an owner the figures) is each service's call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from fastapi import Security
+from fastapi.security import HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from db.access import AccessKeys, Credential
+from httpkit.problems import Problem, problem_response
+
+REALM = 'Bearer realm="supermarket"'
+PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+
+
+# Declares the bearer key in a route's OpenAPI entry; `Authentication` is what checks it.
+BEARER = Security(
+    HTTPBearer(auto_error=False, description="A till's or an owner's key (python -m admin).")
+)
+
+
+class Forbidden(Problem):
+    """A valid key that may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+def credential_of(scope: Scope) -> Credential:
+    """The caller of an authenticated request (set by `Authentication`)."""
+    credential = scope["credential"]
+    assert isinstance(credential, Credential)
+    return credential
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str, **headers: str
+) -> None:
+    await problem_response(status, title, detail, headers=headers or None)(scope, receive, send)
+
+
+class Authentication:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys_of: Callable[[Scope], AccessKeys],
+        public: Collection[str] = PUBLIC_PATHS,
+    ) -> None:
+        self.app = app
+        self.keys_of = keys_of
+        self.public = public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public:
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            await _refuse(
+                scope, receive, send, 401, "Authentication required",
+                "send the till's or owner's key as Authorization: Bearer <key>",
+                **{"WWW-Authenticate": REALM},
+            )  # fmt: skip
+            return
+        credential = self.keys_of(scope).find(key.strip())
+        if credential is None:
+            await _refuse(
+                scope, receive, send, 401, "Authentication required",
+                "the key is unknown or revoked",
+                **{"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+            )  # fmt: skip
+            return
+        scope["credential"] = credential
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class TillRateLimit:
+    def __init__(self, app: ASGIApp, per_second: float) -> None:
+        self.app = app
+        self.per_second = per_second
+        self.burst = 2 * per_second
+        self._buckets: dict[str, _Bucket] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        credential = scope.get("credential")
+        if isinstance(credential, Credential) and credential.kind == "till":
+            wait = self._take(credential.name)
+            if wait > 0:
+                await _refuse(
+                    scope, receive, send, 429, "Too many requests",
+                    f"till {credential.name} may send {self.per_second:g} requests per second "
+                    f"(bursts to {self.burst:g})",
+                    **{"Retry-After": str(math.ceil(wait))},
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)
+
+    def _take(self, till: str) -> float:
+        """Take a token from the till's bucket; 0, or the seconds until one is there."""
+        now = time.monotonic()
+        bucket = self._buckets.setdefault(till, _Bucket(self.burst, now))
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.per_second)
+        bucket.at = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.per_second
+
+
+class JsonOnly:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            media = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
+            if not (media == b"application/json" or media.endswith(b"+json")):
+                await _refuse(
+                    scope, receive, send, 415, "Unsupported media type",
+                    "the body must be JSON, sent with Content-Type: application/json",
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from db.access import Credential
-from httpkit.access import Forbidden, credential_of
+from httpkit.access import Forbidden, caller_of_kind
 
 
 class NotAnOwner(Forbidden):
@@ -24,14 +24,7 @@ class NotThisManagersStore(Forbidden):
         super().__init__(f"supermarket_id: {owner}'s key sees {store} only", supermarket_id=store)
 
 
-def owner_credential(request: Request) -> Credential:
-    credential = credential_of(request.scope)
-    if credential.kind != "owner":
-        raise NotAnOwner()
-    return credential
-
-
-Owner = Annotated[Credential, Depends(owner_credential)]
+Owner = Annotated[Credential, Depends(caller_of_kind("owner", NotAnOwner))]
 
 
 def store_in_view(owner: Credential, asked: str | None) -> str | None:

@@ -25,22 +25,14 @@ from cash_register.service import (
 )
 from db.access import Credential
 from db.health import check_database
-from httpkit.access import BEARER, credential_of
+from httpkit.access import BEARER, caller_of_kind, credential_of
 from httpkit.problems import PROBLEM
 from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
 
-
-def till_credential(request: Request) -> Credential:
-    """The caller, which must be a till: an owner's key cannot record sales."""
-    credential = credential_of(request.scope)
-    if credential.kind != "till":
-        raise OwnerCannotSell()
-    return credential
-
-
-Till = Annotated[Credential, Depends(till_credential)]
+# The caller of an offline upload, which must be a till: an owner's key cannot record sales.
+Till = Annotated[Credential, Depends(caller_of_kind("till", OwnerCannotSell))]
 TILL_PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: PROBLEM for code in (401, 403, 413, 415, 422, 429, 503)
 }

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from fastapi import Security
+from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from db.access import AccessKeys, Credential
+from db.access import AccessKeys, Credential, Kind
 from httpkit.problems import Problem, problem_response
 
 REALM = 'Bearer realm="supermarket"'
@@ -46,6 +46,18 @@ def credential_of(scope: Scope) -> Credential:
     credential = scope["credential"]
     assert isinstance(credential, Credential)
     return credential
+
+
+def caller_of_kind(kind: Kind, refusal: Callable[[], Forbidden]) -> Callable[[Request], Credential]:
+    """A FastAPI dependency: the caller, who must hold a `kind` key, else `refusal()` (403)."""
+
+    def caller(request: Request) -> Credential:
+        credential = credential_of(request.scope)
+        if credential.kind != kind:
+            raise refusal()
+        return credential
+
+    return caller
 
 
 async def _refuse(

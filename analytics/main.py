@@ -10,14 +10,14 @@ from fastapi import FastAPI
 from analytics.api import router
 from analytics.lifetime import Analytics
 from db.pool import create_pool
-from db.settings import database_settings
+from db.settings import service_database_settings
 from httpkit.app import running, service_app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """One pool, and the list of stores (to check filters), for the life of the process."""
-    settings = database_settings()
+    settings = service_database_settings("analytics")
     pool = await create_pool(settings)
     try:
         held = Analytics.build(settings, pool)

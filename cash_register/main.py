@@ -12,7 +12,7 @@ from cash_register.checkout_lane import CheckoutLane
 from cash_register.lifetime import CashRegister
 from cash_register.settings import cash_register_settings
 from db.pool import create_pool
-from db.settings import database_settings
+from db.settings import service_database_settings
 from httpkit.app import running, service_app
 
 
@@ -20,7 +20,7 @@ from httpkit.app import running, service_app
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """One pool and the parts built on it for the process's life; on shutdown the batcher
     commits what it has taken before the catalog, the chores and the pool go."""
-    settings = database_settings()
+    settings = service_database_settings("cash_register")
     pool = await create_pool(settings)
     try:
         held = CashRegister.build(settings, cash_register_settings(), pool)

@@ -28,12 +28,9 @@ WHERE revoked_at IS NULL
 UNION ALL
 SELECT 'owner', name, supermarket_id, key_hash FROM owners WHERE revoked_at IS NULL
 """
-TILLS_USED = """
-UPDATE tills SET last_used_at = now() WHERE till_id = ANY($1::text[])
-"""
-OWNERS_USED = """
-UPDATE owners SET last_used_at = now() WHERE name = ANY($1::text[])
-"""
+# Through a function of the owner's: the services may write nothing else of the keys, and the
+# analytics write only in the read-write transaction opened for this.
+KEYS_USED = "SELECT record_key_use($1::text[], $2::text[])"
 
 
 @dataclass(frozen=True)
@@ -80,12 +77,18 @@ class AccessKeys(NotifiedSnapshot[dict[bytes, Credential]]):
     async def write_last_used(self) -> None:
         """Record when the keys used since the last call were used (a chore)."""
         used, self._used = self._used, set()
+        if not used:
+            return
         tills = [c.name for c in used if c.kind == "till"]
         owners = [c.name for c in used if c.kind == "owner"]
-        if tills:
-            await self._pool_for_use.execute(TILLS_USED, tills)
-        if owners:
-            await self._pool_for_use.execute(OWNERS_USED, owners)
+        async with self._pool_for_use.acquire() as connection:
+            await connection.execute("BEGIN READ WRITE")
+            try:
+                await connection.execute(KEYS_USED, tills, owners)
+            except BaseException:
+                await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
 
 
 def keys_last_used(keys: AccessKeys, every_seconds: float) -> PeriodicChore:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from db.errors import CONNECTION_ERRORS
-from db.settings import database_settings
+from db.settings import database_tuning
 
 log = logging.getLogger(__name__)
 
@@ -48,4 +48,4 @@ class PeriodicChore:
                 raise
             except (*CONNECTION_ERRORS, asyncpg.PostgresError) as error:
                 log.warning("%s failed, retrying: %s", self.name, error)
-                await asyncio.sleep(database_settings().chore_retry_seconds)
+                await asyncio.sleep(database_tuning().chore_retry_seconds)

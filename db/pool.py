@@ -19,7 +19,7 @@ from db.errors import (
     PoolExhausted,
     StatementTimedOut,
 )
-from db.settings import DatabaseSettings, database_settings
+from db.settings import DatabaseSettings, database_tuning
 
 log = logging.getLogger(__name__)
 Opened = TypeVar("Opened")
@@ -57,6 +57,10 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     """
 
 
+def _server_settings(settings: DatabaseSettings) -> dict[str, str]:
+    return {"application_name": settings.application_name} if settings.application_name else {}
+
+
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     """Open the process's pool."""
     return await _wait_for_database(
@@ -68,6 +72,7 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_command_timeout_seconds,
             reset=_keep_session,
+            server_settings=_server_settings(settings),
         ),
     )
 
@@ -76,7 +81,11 @@ async def connect(settings: DatabaseSettings) -> asyncpg.Connection:
     """One connection outside the pool (the loader, the catalog listener)."""
     return await _wait_for_database(
         settings,
-        lambda: asyncpg.connect(settings.dsn, timeout=settings.db_connect_timeout_seconds),
+        lambda: asyncpg.connect(
+            settings.dsn,
+            timeout=settings.db_connect_timeout_seconds,
+            server_settings=_server_settings(settings),
+        ),
     )
 
 
@@ -89,7 +98,7 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     be opened); a statement that outlives `DB_COMMAND_TIMEOUT_SECONDS`, or the server's own
     statement_timeout, is `StatementTimedOut`; a lost server is `DatabaseUnreachable`.
     """
-    settings = database_settings()
+    settings = database_tuning()
     wait = settings.db_pool_acquire_timeout_seconds
     try:
         connection = await pool.acquire(timeout=wait)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,17 +18,10 @@ class MissingSetting(RuntimeError):
     """A required setting is not in the environment; the message names it."""
 
 
-class DatabaseSettings(BaseSettings):
-    """Where PostgreSQL is and how hard to lean on it."""
+class DatabaseTuning(BaseSettings):
+    """How hard to lean on PostgreSQL, whoever connects: pool, timeouts, retries."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    database_url: str | None = None
-    postgres_host: str | None = None
-    postgres_port: int = 5432
-    postgres_user: str | None = None
-    postgres_password: str | None = None
-    postgres_db: str | None = None
 
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
@@ -43,6 +36,24 @@ class DatabaseSettings(BaseSettings):
     chore_retry_seconds: float = Field(default=60.0, gt=0)
     # How often a service writes when its callers' keys were last used (`admin list`).
     keys_last_used_every_seconds: float = Field(default=10.0, gt=0)
+
+
+class DatabaseSettings(DatabaseTuning):
+    """Where PostgreSQL is, and as whom to connect: the owner's `DATABASE_URL` (loader, admin)
+    or, for a service, its own role's URL (`service_database_settings`)."""
+
+    database_url: str | None = None
+    postgres_host: str | None = None
+    postgres_port: int = 5432
+    postgres_user: str | None = None
+    postgres_password: str | None = None
+    postgres_db: str | None = None
+    # Shown in pg_stat_activity: which process a connection belongs to (set by code, not env).
+    _application_name: str | None = PrivateAttr(default=None)
+
+    @property
+    def application_name(self) -> str | None:
+        return self._application_name
 
     @model_validator(mode="after")
     def _require_a_database(self) -> DatabaseSettings:
@@ -75,6 +86,35 @@ class DatabaseSettings(BaseSettings):
             f"postgresql://{user}:{password}@{self.postgres_host}:{self.postgres_port}"
             f"/{self.postgres_db}"
         )
+
+
+class ServiceDatabaseUrls(BaseSettings):
+    """Each service's own login role: never the owner of the tables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    cash_register_database_url: str | None = None
+    analytics_database_url: str | None = None
+
+
+def service_database_settings(service: str) -> DatabaseSettings:
+    """The settings a service connects with: its own URL, named after it in PostgreSQL."""
+    url = getattr(ServiceDatabaseUrls(), f"{service}_database_url")
+    if not url:
+        raise MissingSetting(
+            f"Missing setting: {service.upper()}_DATABASE_URL. The {service} connects as its "
+            f"own role (supermarket_{service}, see .env.example); DATABASE_URL is the owner's, "
+            "for the loader and admin only."
+        )
+    settings = DatabaseSettings(database_url=url)
+    settings._application_name = service.replace("_", "-")
+    return settings
+
+
+@lru_cache
+def database_tuning() -> DatabaseTuning:
+    """The process's pool sizes, timeouts and retries."""
+    return DatabaseTuning()
 
 
 @lru_cache

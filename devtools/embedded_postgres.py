@@ -170,3 +170,18 @@ class EmbeddedPostgres:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+
+def service_urls(owner_url: str) -> dict[str, str]:
+    """Each service's own URL on a development server (trust authentication): the owner's URL
+    with the service's role as the user, as CASH_REGISTER_DATABASE_URL and the like."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from db.roles import SERVICE_ROLES
+
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    return {
+        f"{service.upper()}_DATABASE_URL": urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+        for service, role in SERVICE_ROLES.items()
+    }

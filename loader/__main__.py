@@ -14,8 +14,10 @@ from pathlib import Path
 from db.errors import DatabaseUnavailable
 from db.migrate import apply_migrations
 from db.pool import connect
+from db.roles import set_role_passwords
 from db.settings import MissingSetting, database_settings
 from loader.service import LoadRefused, LoadReport, load_chain_data
+from loader.settings import loader_settings
 
 MAX_PROBLEMS_SHOWN = 50
 MAX_WARNINGS_SHOWN = 10
@@ -53,6 +55,10 @@ async def run(data_dir: Path) -> LoadReport:
         applied = await apply_migrations(connection)
         if applied:
             print(f"applied migrations: {', '.join(applied)}")
+        passwords = loader_settings().role_passwords()
+        await set_role_passwords(connection, passwords)
+        if passwords:
+            print(f"set the passwords of the roles of: {', '.join(passwords)}")
         return await load_chain_data(connection, data_dir)
     finally:
         await connection.close()

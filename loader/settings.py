@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,17 @@ class LoaderSettings(BaseSettings):
     loader_chunk_purchases: int = Field(default=50_000, ge=0)
     # Memory for the checking queries' sorts and hashes (a million rows stay in memory).
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
+    # The services' roles' passwords, set by the loader (as the owner) when given.
+    cash_register_db_password: SecretStr | None = None
+    analytics_db_password: SecretStr | None = None
+
+    def role_passwords(self) -> dict[str, str]:
+        """By service, the passwords given."""
+        given = {
+            "cash_register": self.cash_register_db_password,
+            "analytics": self.analytics_db_password,
+        }
+        return {service: secret.get_secret_value() for service, secret in given.items() if secret}
 
 
 @lru_cache

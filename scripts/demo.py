@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 
 from admin.keys import issue
-from devtools.embedded_postgres import EmbeddedPostgres
+from devtools.embedded_postgres import EmbeddedPostgres, service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "supermarket"
@@ -94,7 +94,8 @@ def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def main() -> int:
     url, server = _database_url()
-    env = {**os.environ, "DATABASE_URL": url}
+    # The services connect as their own roles: given URLs, or the roles on a trust server.
+    env = {**service_urls(url), **os.environ, "DATABASE_URL": url}
     services: list[subprocess.Popen[bytes]] = []
     try:
         loaded = subprocess.run(

@@ -23,7 +23,7 @@ from asgi_lifespan import LifespanManager
 
 from db.migrate import apply_migrations
 from db.settings import database_settings
-from devtools.embedded_postgres import EmbeddedPostgres
+from devtools.embedded_postgres import EmbeddedPostgres, service_urls
 from loader.service import load_chain_data
 from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 
@@ -79,14 +79,16 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresUnder
         await admin.close()
 
     asyncio.run(create())
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = server.database_url
+    urls = {"DATABASE_URL": server.database_url, **service_urls(server.database_url)}
+    previous = {name: os.environ.get(name) for name in urls}
+    os.environ.update(urls)
     database_settings.cache_clear()
     yield server
-    if previous is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     database_settings.cache_clear()
     if embedded is not None:
         embedded.destroy()
@@ -94,11 +96,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresUnder
         asyncio.run(drop())
 
 
+async def empty_shop(connection: asyncpg.Connection) -> None:
+    """Delete every sale, store and product: sales are append-only but for maintenance."""
+    async with connection.transaction():
+        await connection.execute("SET LOCAL shop.maintenance = on")
+        await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")
+
+
 @pytest.fixture
 async def db(postgres: PostgresUnderTest) -> AsyncIterator[asyncpg.Connection]:
     """A connection to this run's database, emptied of shop data before the test."""
     connection = await asyncpg.connect(postgres.database_url)
-    await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")
+    await empty_shop(connection)
     yield connection
     await connection.close()
 

@@ -18,7 +18,7 @@ import pytest
 
 from db.migrate import apply_migrations
 from db.settings import database_settings
-from devtools.embedded_postgres import EmbeddedPostgres
+from devtools.embedded_postgres import EmbeddedPostgres, service_urls
 from loader.service import load_chain_data
 from tests.conftest import SEED_DIR, app_client, read_seed
 from tests.keys import ChainKeys, TillAuth, issue_chain_keys
@@ -41,6 +41,8 @@ async def own_postgres(
     KEYS = await issue_chain_keys(connection, read_seed().supermarkets)
     await connection.close()
     monkeypatch.setenv("DATABASE_URL", server.url())
+    for name, url in service_urls(server.url()).items():
+        monkeypatch.setenv(name, url)
     monkeypatch.setenv("DB_STARTUP_WAIT_SECONDS", "1")
     database_settings.cache_clear()
     yield server

@@ -11,7 +11,7 @@ import pytest
 from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
 from db.migrate import apply_migrations, migration_files
-from db.settings import DatabaseSettings, MissingSetting
+from db.settings import DatabaseSettings, MissingSetting, ServiceDatabaseUrls
 from httpkit.settings import HttpSettings
 from loader.settings import LoaderSettings
 from shop.rules import STORE_ID_PATTERN
@@ -151,6 +151,7 @@ def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for settings in (
         DatabaseSettings,
+        ServiceDatabaseUrls,
         HttpSettings,
         CashRegisterSettings,
         LoaderSettings,

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analytics.main import create_app as create_analytics
 from cash_register.main import create_app as create_cash_register
-from db.settings import database_settings
+from db.settings import database_tuning
 from httpkit.settings import HttpSettings
 from tests.keys import ChainKeys
 
@@ -82,9 +82,9 @@ def small_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")
     monkeypatch.setenv("DB_POOL_ACQUIRE_TIMEOUT_SECONDS", "0.3")
     monkeypatch.setenv("DB_COMMAND_TIMEOUT_SECONDS", "0.5")
-    database_settings.cache_clear()
+    database_tuning.cache_clear()
     yield
-    database_settings.cache_clear()
+    database_tuning.cache_clear()
 
 
 async def test_a_busy_pool_and_a_slow_statement_each_say_so(

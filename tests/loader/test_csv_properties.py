@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loader.service import LoadRefused, load_chain_data
-from tests.conftest import SEED_DIR, SHOP_TABLES, PostgresUnderTest, read_seed
+from tests.conftest import SEED_DIR, PostgresUnderTest, empty_shop, read_seed
 
 SEED = read_seed()
 CUSTOMERS = [str(uuid.UUID(int=n, version=4)) for n in range(1, 40)]
@@ -50,7 +50,7 @@ def write_purchases(folder: Path, purchases: list[tuple]) -> None:
 
 async def load_fresh(url: str, folder: Path) -> asyncpg.Connection:
     connection = await asyncpg.connect(url)
-    await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")
+    await empty_shop(connection)
     await load_chain_data(connection, folder)
     return connection
 
@@ -131,7 +131,7 @@ def test_any_bad_value_refuses_the_load_naming_its_line(
     async def check(folder: Path) -> None:
         connection = await asyncpg.connect(postgres.database_url)
         try:
-            await connection.execute(f"TRUNCATE {SHOP_TABLES} RESTART IDENTITY CASCADE")
+            await empty_shop(connection)
             with pytest.raises(LoadRefused) as refused:
                 await load_chain_data(connection, folder)
             assert bad_row + 2 in {problem.line for problem in refused.value.problems}

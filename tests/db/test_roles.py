@@ -1,0 +1,135 @@
+"""Each service connects as its own role holding the least it needs; sales are append-only
+for everyone but an explicit maintenance session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from tests.conftest import PostgresUnderTest
+
+SALE = """
+WITH p AS (
+    INSERT INTO purchases (purchased_at, supermarket_id, customer_id, total_amount)
+    VALUES (now(), 'SMKT001', $1, 1.50) RETURNING id, purchased_at
+)
+INSERT INTO purchase_items (purchase_id, purchased_at, supermarket_id, product_id, quantity,
+                            unit_price)
+SELECT id, purchased_at, 'SMKT001', (SELECT min(id) FROM products), 1, 1.50 FROM p
+"""
+
+
+async def as_role(service: str) -> asyncpg.Connection:
+    return await asyncpg.connect(os.environ[f"{service.upper()}_DATABASE_URL"])
+
+
+@pytest.fixture
+async def cash_register_role(catalog: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    connection = await as_role("cash_register")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def analytics_role(catalog: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    connection = await as_role("analytics")
+    yield connection
+    await connection.close()
+
+
+async def test_the_services_are_neither_superusers_nor_owners(
+    cash_register_role: asyncpg.Connection, analytics_role: asyncpg.Connection
+) -> None:
+    for connection, role in (
+        (cash_register_role, "supermarket_cash_register"),
+        (analytics_role, "supermarket_analytics"),
+    ):
+        assert await connection.fetchval("SELECT current_user") == role
+        assert not await connection.fetchval(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = $1", role
+        )
+        owned = await connection.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles "
+            "WHERE rolname = $1)",
+            role,
+        )
+        assert owned == 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE purchases",
+        "UPDATE purchases SET total_amount = 0",
+        "DELETE FROM purchases",
+        "TRUNCATE purchase_items",
+        "UPDATE products SET unit_price = 0.01",
+        "INSERT INTO customers (id, purchase_count, first_purchase_at, last_purchase_at) "
+        "VALUES (gen_random_uuid(), 99, now(), now())",
+        "SELECT * FROM customers",
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+        "CREATE TABLE mine (x int)",
+        "SELECT fold_customer_visits(NULL, NULL, NULL, NULL, NULL)",
+    ],
+)
+async def test_the_cash_register_may_not(
+    cash_register_role: asyncpg.Connection, statement: str
+) -> None:
+    with pytest.raises(asyncpg.PostgresError):
+        await cash_register_role.execute(statement)
+
+
+async def test_the_cash_register_records_a_sale_and_its_aggregates(
+    cash_register_role: asyncpg.Connection, catalog: asyncpg.Connection
+) -> None:
+    await cash_register_role.execute(SALE, uuid.uuid4())
+    assert await catalog.fetchval("SELECT count(*) FROM purchases") == 1
+    assert await catalog.fetchval("SELECT sum(units_sold) FROM product_sales") == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO supermarkets (id) VALUES ('SMKT999')",
+        "DELETE FROM idempotency_keys",
+        "SELECT * FROM offline_sales",
+        "SELECT create_purchase_months('2040-01-01', '2040-02-01', 1)",
+    ],
+)
+async def test_the_analytics_only_read(analytics_role: asyncpg.Connection, statement: str) -> None:
+    with pytest.raises(asyncpg.PostgresError):
+        await analytics_role.execute(statement)
+    assert await analytics_role.fetchval("SHOW default_transaction_read_only") == "on"
+    assert await analytics_role.fetchval("SHOW statement_timeout") == "5s"
+    assert await analytics_role.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_sales_are_append_only_even_for_the_owner(catalog: asyncpg.Connection) -> None:
+    await catalog.execute(SALE, uuid.uuid4())
+    for statement in (
+        "UPDATE purchases SET total_amount = 0",
+        "DELETE FROM purchase_items",
+        "TRUNCATE purchases CASCADE",
+        "UPDATE supermarkets SET id = 'SMKT100' WHERE id = 'SMKT001'",
+        "UPDATE products SET name = 'skimmed milk' WHERE name = 'milk'",
+    ):
+        with pytest.raises(asyncpg.RestrictViolationError):
+            await catalog.execute(statement)
+    async with catalog.transaction():  # the explicit maintenance path
+        await catalog.execute("SET LOCAL shop.maintenance = on")
+        await catalog.execute("UPDATE purchases SET total_amount = 2.00")
+    assert await catalog.fetchval("SELECT total_amount FROM purchases") == 2
+
+
+async def test_no_function_is_executable_by_public(
+    db: asyncpg.Connection, postgres: PostgresUnderTest
+) -> None:
+    public = await db.fetch(
+        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND has_function_privilege('public', p.oid, 'EXECUTE')"
+    )
+    assert [row["proname"] for row in public] == []

@@ -74,16 +74,18 @@ class NotifiedSnapshot(Generic[Held]):
         connection.add_termination_listener(lambda _: lost.set())
         try:
             await connection.add_listener(self._channel, self._on_notice)
-            await self.refresh()  # whatever changed while we were not listening
+            self._changed.set()  # read once now: whatever changed while we were not listening
             while not lost.is_set():
-                self._changed.clear()
+                if self._changed.is_set():
+                    # Cleared before the read: a notice that arrives during it reads again.
+                    self._changed.clear()
+                    await self.refresh()
+                    continue
                 changed = asyncio.create_task(self._changed.wait())
                 gone = asyncio.create_task(lost.wait())
                 await asyncio.wait({changed, gone}, return_when=asyncio.FIRST_COMPLETED)
                 changed.cancel()
                 gone.cancel()
-                if self._changed.is_set():
-                    await self.refresh()
         finally:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 await connection.close(timeout=2)

@@ -20,6 +20,7 @@ from loader.service import LoadRefused, LoadReport, load_chain_data
 from loader.settings import loader_settings
 
 MAX_PROBLEMS_SHOWN = 50
+HOLDS_A_CHAIN = "SELECT EXISTS (SELECT 1 FROM supermarkets)"
 MAX_WARNINGS_SHOWN = 10
 
 
@@ -30,6 +31,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=Path("data"),
         help="folder with supermarkets.csv, products_list.csv, purchases.csv",
+    )
+    parser.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="load only into a database without stores (compose's start-up seeding); a "
+        "database that holds a chain is left as it is, prices changed since included",
     )
     return parser.parse_args(argv)
 
@@ -48,8 +55,8 @@ def _print_report(report: LoadReport) -> None:
             print(f"  warning: {warning}")
 
 
-async def run(data_dir: Path) -> LoadReport:
-    """Migrate and load; the loader's whole job."""
+async def run(data_dir: Path, seed_only: bool = False) -> LoadReport | None:
+    """Migrate and load; the loader's whole job. None: seeding only, and already seeded."""
     connection = await connect(database_settings())
     try:
         applied = await apply_migrations(connection)
@@ -59,6 +66,8 @@ async def run(data_dir: Path) -> LoadReport:
         await set_role_passwords(connection, passwords)
         if passwords:
             print(f"set the passwords of the roles of: {', '.join(passwords)}")
+        if seed_only and await connection.fetchval(HOLDS_A_CHAIN):
+            return None
         return await load_chain_data(connection, data_dir)
     finally:
         await connection.close()
@@ -67,7 +76,7 @@ async def run(data_dir: Path) -> LoadReport:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     try:
-        report = asyncio.run(run(arguments.data_dir))
+        report = asyncio.run(run(arguments.data_dir, arguments.seed_only))
     except MissingSetting as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -81,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         if len(refused.problems) > MAX_PROBLEMS_SHOWN:
             print(f"  ... and {len(refused.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
         return 1
+    if report is None:
+        print(
+            "the database already holds a chain: nothing loaded (seeding only; to import "
+            "files into it, run python -m loader without --seed-only)"
+        )
+        return 0
     _print_report(report)
     return 0
 

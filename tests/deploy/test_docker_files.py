@@ -96,7 +96,24 @@ def test_start_order_and_health() -> None:
         assert service["depends_on"]["loader"]["condition"] == "service_completed_successfully"
         assert f"{port}:{port}" in service["ports"]
         assert f"{port}/health" in " ".join(service["healthcheck"]["test"])
-    assert "${DB_HOST_PORT:-5432}:5432" in db["ports"]
+    assert "ports" not in db, "PostgreSQL is not published on the host by default"
+    opt_in = yaml.safe_load((ROOT / "docker-compose.db-port.yml").read_text())
+    assert opt_in["services"]["db"]["ports"] == ["127.0.0.1:${DB_HOST_PORT:-5432}:5432"]
+
+
+@pytest.mark.parametrize("service", ["loader", "cash_register", "analytics"])
+def test_our_containers_run_read_only_without_capabilities_and_bounded(service: str) -> None:
+    settings = compose()["services"][service]
+    assert settings["read_only"] is True
+    assert settings["tmpfs"] == ["/tmp"]
+    assert settings["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in settings["security_opt"]
+    assert settings["mem_limit"]
+    assert settings["pids_limit"] > 0
+
+
+def test_the_compose_loader_only_seeds_an_empty_database() -> None:
+    assert "--seed-only" in dockerfile_cmd("loader")
 
 
 def test_gitignore_keeps_env_out_and_env_example_in() -> None:

@@ -184,10 +184,12 @@ async def test_bad_catalog_rows_are_reported(db: asyncpg.Connection, tmp_path: P
     assert "duplicate product 'milk'" in reasons[5]
 
 
-def run_loader(data_dir: Path, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_loader(
+    data_dir: Path, database_url: str, *options: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     return subprocess.run(
-        [sys.executable, "-m", "loader", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "loader", "--data-dir", str(data_dir), *options],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -219,3 +221,19 @@ def test_command_line_gives_up_on_an_unreachable_database_with_a_clear_message()
     result = run_loader(SEED_DIR, url, DB_STARTUP_WAIT_SECONDS="1")
     assert result.returncode == 2
     assert "PostgreSQL did not accept connections within 1 s" in result.stderr
+
+
+async def test_seeding_leaves_a_chain_that_exists_as_it_is(
+    db: asyncpg.Connection, postgres: PostgresUnderTest
+) -> None:
+    """compose's loader runs at every `docker compose up`: it must not undo a price change."""
+    first = run_loader(SEED_DIR, postgres.database_url, "--seed-only")
+    assert first.returncode == 0, first.stderr
+    assert "stored" in first.stdout
+    await db.execute("UPDATE products SET unit_price = 1.65 WHERE name = 'milk'")
+    again = run_loader(SEED_DIR, postgres.database_url, "--seed-only")
+    assert again.returncode == 0, again.stderr
+    assert "already holds a chain" in again.stdout
+    assert await db.fetchval("SELECT unit_price FROM products WHERE name = 'milk'") == Decimal(
+        "1.65"
+    )

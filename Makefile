@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench lock clean
+.PHONY: install lint format test demo bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -38,6 +38,14 @@ lock: install
 	cd requirements && for name in service loader; do \
 		../$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.12 \
 			--python-platform x86_64-unknown-linux-gnu $$name.in -o $$name.txt; done
+
+# docker compose reads its passwords from files in secrets/ (git-ignored): made here when missing.
+SECRETS := postgres_password cash_register_db_password analytics_db_password
+secrets:
+	@mkdir -p secrets
+	@for name in $(SECRETS); do [ -s secrets/$$name ] || \
+		$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(24))" > secrets/$$name; done
+	@echo "passwords for docker compose are in secrets/ (git-ignored): $(SECRETS)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -61,6 +61,11 @@ def _server_settings(settings: DatabaseSettings) -> dict[str, str]:
     return {"application_name": settings.application_name} if settings.application_name else {}
 
 
+def _password(settings: DatabaseSettings) -> str | None:
+    """A password given apart from the URL; None: the URL's own, if any."""
+    return settings.database_password.get_secret_value() if settings.database_password else None
+
+
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     """Open the process's pool."""
     return await _wait_for_database(
@@ -73,6 +78,7 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
             command_timeout=settings.db_command_timeout_seconds,
             reset=_keep_session,
             server_settings=_server_settings(settings),
+            password=_password(settings),
         ),
     )
 
@@ -85,6 +91,7 @@ async def connect(settings: DatabaseSettings) -> asyncpg.Connection:
             settings.dsn,
             timeout=settings.db_connect_timeout_seconds,
             server_settings=_server_settings(settings),
+            password=_password(settings),
         ),
     )
 

@@ -8,14 +8,34 @@ at start with a message naming what to set.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class MissingSetting(RuntimeError):
     """A required setting is not in the environment; the message names it."""
+
+
+class SecretFiles(BaseSettings):
+    """Every secret `X` may come from a file named by `X_FILE` (compose `secrets:` mount them
+    under /run/secrets), so it need not sit in an environment that `docker inspect` shows."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> SecretFiles:
+        for name in type(self).model_fields:
+            path = getattr(self, name)
+            if name.endswith("_file") and path is not None and getattr(self, name[:-5]) is None:
+                try:
+                    value = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as error:
+                    raise MissingSetting(f"{name.upper()}: cannot read {path}: {error}") from None
+                setattr(self, name[:-5], SecretStr(value))
+        return self
 
 
 class DatabaseTuning(BaseSettings):
@@ -38,7 +58,7 @@ class DatabaseTuning(BaseSettings):
     keys_last_used_every_seconds: float = Field(default=10.0, gt=0)
 
 
-class DatabaseSettings(DatabaseTuning):
+class DatabaseSettings(DatabaseTuning, SecretFiles):
     """Where PostgreSQL is, and as whom to connect: the owner's `DATABASE_URL` (loader, admin)
     or, for a service, its own role's URL (`service_database_settings`)."""
 
@@ -46,14 +66,21 @@ class DatabaseSettings(DatabaseTuning):
     postgres_host: str | None = None
     postgres_port: int = 5432
     postgres_user: str | None = None
-    postgres_password: str | None = None
+    postgres_password: SecretStr | None = None
+    postgres_password_file: Path | None = None
     postgres_db: str | None = None
     # Shown in pg_stat_activity: which process a connection belongs to (set by code, not env).
     _application_name: str | None = PrivateAttr(default=None)
+    # A password given apart from the URL (a service's, from its secret file; set by code).
+    _password: SecretStr | None = PrivateAttr(default=None)
 
     @property
     def application_name(self) -> str | None:
         return self._application_name
+
+    @property
+    def database_password(self) -> SecretStr | None:
+        return self._password
 
     @model_validator(mode="after")
     def _require_a_database(self) -> DatabaseSettings:
@@ -81,25 +108,30 @@ class DatabaseSettings(DatabaseTuning):
         if self.database_url:
             return self.database_url
         user = quote(self.postgres_user or "", safe="")
-        password = quote(self.postgres_password or "", safe="")
+        secret = self.postgres_password.get_secret_value() if self.postgres_password else ""
+        password = quote(secret, safe="")
         return (
             f"postgresql://{user}:{password}@{self.postgres_host}:{self.postgres_port}"
             f"/{self.postgres_db}"
         )
 
 
-class ServiceDatabaseUrls(BaseSettings):
-    """Each service's own login role: never the owner of the tables."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+class ServiceDatabaseUrls(SecretFiles):
+    """Each service's own login role, never the owner of the tables: its URL, and its password
+    in the URL or apart (from a file)."""
 
     cash_register_database_url: str | None = None
+    cash_register_db_password: SecretStr | None = None
+    cash_register_db_password_file: Path | None = None
     analytics_database_url: str | None = None
+    analytics_db_password: SecretStr | None = None
+    analytics_db_password_file: Path | None = None
 
 
 def service_database_settings(service: str) -> DatabaseSettings:
     """The settings a service connects with: its own URL, named after it in PostgreSQL."""
-    url = getattr(ServiceDatabaseUrls(), f"{service}_database_url")
+    urls = ServiceDatabaseUrls()
+    url = getattr(urls, f"{service}_database_url")
     if not url:
         raise MissingSetting(
             f"Missing setting: {service.upper()}_DATABASE_URL. The {service} connects as its "
@@ -108,6 +140,7 @@ def service_database_settings(service: str) -> DatabaseSettings:
         )
     settings = DatabaseSettings(database_url=url)
     settings._application_name = service.replace("_", "-")
+    settings._password = getattr(urls, f"{service}_db_password")
     return settings
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.settings import SecretFiles
 
 
-class LoaderSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
+class LoaderSettings(SecretFiles):
     # Purchases stored per transaction. A chunk holds no row a till writes (its counters have a
     # shard of their own, its customers' visits wait for the fold), so this bounds only how much
     # an interrupted import leaves to redo. 0 stores the whole file in one transaction with its
@@ -20,7 +20,9 @@ class LoaderSettings(BaseSettings):
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
     # The services' roles' passwords, set by the loader (as the owner) when given.
     cash_register_db_password: SecretStr | None = None
+    cash_register_db_password_file: Path | None = None
     analytics_db_password: SecretStr | None = None
+    analytics_db_password_file: Path | None = None
 
     def role_passwords(self) -> dict[str, str]:
         """By service, the passwords given."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -11,7 +12,12 @@ import pytest
 from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
 from db.migrate import apply_migrations, migration_files
-from db.settings import DatabaseSettings, MissingSetting, ServiceDatabaseUrls
+from db.settings import (
+    DatabaseSettings,
+    MissingSetting,
+    ServiceDatabaseUrls,
+    service_database_settings,
+)
 from httpkit.settings import HttpSettings
 from loader.settings import LoaderSettings
 from shop.rules import STORE_ID_PATTERN
@@ -160,3 +166,30 @@ def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
             variable = name.upper()
             assert re.search(rf"^#? ?{variable}=", example, re.MULTILINE), variable
             assert f"`{variable}`" in readme, variable
+
+
+def test_secrets_are_read_from_their_files(
+    bare_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "owner").write_text("p@ss word\n")
+    (tmp_path / "till").write_text("till-secret\n")
+    for name, value in (
+        ("POSTGRES_HOST", "db"),
+        ("POSTGRES_USER", "shop"),
+        ("POSTGRES_DB", "shop"),
+        ("POSTGRES_PASSWORD_FILE", str(tmp_path / "owner")),
+        ("CASH_REGISTER_DATABASE_URL", "postgresql://supermarket_cash_register@db/shop"),
+        ("CASH_REGISTER_DB_PASSWORD_FILE", str(tmp_path / "till")),
+    ):
+        bare_environment.setenv(name, value)
+    assert DatabaseSettings().dsn == "postgresql://shop:p%40ss%20word@db:5432/shop"
+    service = service_database_settings("cash_register")
+    assert service.database_password is not None
+    assert service.database_password.get_secret_value() == "till-secret"
+    assert "till-secret" not in repr(service)
+
+
+def test_an_unreadable_secret_file_is_named(bare_environment: pytest.MonkeyPatch) -> None:
+    bare_environment.setenv("POSTGRES_PASSWORD_FILE", "/nowhere/postgres_password")
+    with pytest.raises(MissingSetting, match="POSTGRES_PASSWORD_FILE"):
+        DatabaseSettings()

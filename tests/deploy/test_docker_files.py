@@ -76,13 +76,24 @@ def test_every_compose_variable_is_documented_in_env_example() -> None:
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
 
 
-def test_credentials_are_required_not_defaulted() -> None:
+def test_passwords_come_from_secret_files_not_the_environment() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+    settings = compose()
+    for name in ("POSTGRES_USER", "POSTGRES_DB"):
         assert re.search(r"\$\{" + name + r":\?", text), f"{name} must be ${{{name}:?message}}"
-        assert not re.search(r"\$\{" + name + r":-", text)
+    for service in settings["services"].values():
+        for variable, value in (service.get("environment") or {}).items():
+            assert not variable.endswith("PASSWORD"), variable
+            if variable.endswith("PASSWORD_FILE"):
+                assert value.startswith("/run/secrets/")
+            if variable.endswith("DATABASE_URL"):
+                assert ":" not in value.split("@")[0].removeprefix("postgresql://")
+    files = [secret["file"] for secret in settings["secrets"].values()]
+    assert all(path.startswith("./secrets/") for path in files)
+    assert "secrets/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "secrets" in (ROOT / ".dockerignore").read_text().splitlines()
     example = (ROOT / ".env.example").read_text()
-    assert re.search(r"^POSTGRES_PASSWORD=$", example, re.MULTILINE), "no password in the example"
+    assert not re.search(r"^[A-Z_]*PASSWORD=\S", example, re.MULTILINE), "no password in it"
 
 
 def test_start_order_and_health() -> None:

@@ -27,6 +27,7 @@ from db.access import Credential
 from db.health import check_database
 from httpkit.access import BEARER, caller_of_kind, credential_of
 from httpkit.problems import PROBLEM
+from httpkit.request_ids import current_request_id
 from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
@@ -108,7 +109,7 @@ async def record_sale(
     basket = make_basket(
         held.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
     )
-    basket = replace(basket, till_id=till)
+    basket = replace(basket, till_id=till, request_id=current_request_id())
     if key is not None:
         basket = with_idempotency_key(basket, checked_idempotency_key(key), purchase)
     recorded = await held.batcher.record(basket)

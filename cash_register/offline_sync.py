@@ -18,6 +18,7 @@ from cash_register.lifetime import CashRegister
 from cash_register.models import OfflinePurchase, RejectedSale, UploadOutcome, UploadResult
 from cash_register.service import Basket, as_offline_sale, make_basket
 from db.access import Credential
+from httpkit.request_ids import current_request_id
 
 
 class SaleRejected(Exception):
@@ -47,7 +48,9 @@ def _offline_basket(
     except InvalidPurchase as error:
         raise SaleRejected(error.detail) from None
     return replace(
-        as_offline_sale(basket, sale.client_purchase_id, moment, sale), till_id=credential.name
+        as_offline_sale(basket, sale.client_purchase_id, moment, sale),
+        till_id=credential.name,
+        request_id=current_request_id(),
     )
 
 

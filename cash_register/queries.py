@@ -15,7 +15,8 @@
 # committing right now: the claim waits for it) leaves the purchase unstored, and the caller
 # replays the original. Live keys expire (idempotency_keys); an offline sale's id is kept in
 # offline_sales for as long as the sale itself. Both are the till's own: $10, one element per
-# purchase, is the till that sent it (also stored with the purchase, with when it arrived).
+# purchase, is the till that sent it (also stored with the purchase, with when it arrived);
+# $11, one element per purchase, the id of the HTTP request that brought it.
 #
 # Returns one row per purchase, in the order given: its id, time, total, line prices and
 # whether it was stored.
@@ -26,9 +27,11 @@ WITH basket AS (
            b.customer_id,
            coalesce(b.purchased_at, now()) AS purchased_at,
            b.till_id,
+           b.request_id,
            nextval('purchases_id_seq') AS purchase_id
-    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[])
-         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, position)
+    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[], $11::text[])
+         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, request_id,
+                              position)
 ),
 line AS (
     SELECT l.line_no, l.position::int AS position, l.product_id, l.quantity, p.unit_price
@@ -77,9 +80,10 @@ kept AS (
 ),
 purchase AS (
     INSERT INTO purchases
-        (id, supermarket_id, customer_id, purchased_at, total_amount, till_id, received_at)
+        (id, supermarket_id, customer_id, purchased_at, total_amount, till_id, received_at,
+         request_id)
     SELECT b.purchase_id, b.supermarket_id, b.customer_id, b.purchased_at, p.total_amount,
-           b.till_id, now()
+           b.till_id, now(), b.request_id
     FROM kept b JOIN priced p USING (position)
 ),
 item AS (

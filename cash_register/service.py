@@ -53,6 +53,7 @@ class Basket:
     client_purchase_id: str | None = None
     request_hash: bytes | None = None
     till_id: str | None = None  # the till that sent it (None: not sent by a till, e.g. a test)
+    request_id: str | None = None  # the HTTP request that brought it (X-Request-ID)
 
     @property
     def key(self) -> str | None:
@@ -208,6 +209,7 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     client_ids: list[object] = []
     hashes: list[object] = []
     tills: list[object] = []
+    request_ids: list[object] = []
     for position, basket in enumerate(baskets, start=1):
         supermarkets.append(basket.supermarket_id)
         customers.append(basket.customer_id)
@@ -215,6 +217,7 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
         keys.append(basket.idempotency_key)
         client_ids.append(basket.client_purchase_id)
         tills.append(basket.till_id)
+        request_ids.append(basket.request_id)
         hashes.append(basket.request_hash)
         for line in basket.lines:
             positions.append(position)
@@ -231,4 +234,5 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
         client_ids,
         hashes,
         tills,
+        request_ids,
     )

@@ -3,7 +3,7 @@ order, and the same start/stop shape for everything a service holds for its life
 
 Fast lanes (a pure ASGI handler for one hot route, such as the cash register's POST /purchase)
 are placed where the router is: inside every middleware and inside the exception handlers.
-Whatever wraps the app (the body limit now; request ids, metrics, authentication) therefore
+Whatever wraps the app (request ids, the body limit, authentication, the rate limit) therefore
 wraps a lane exactly as it wraps every other route, by construction, and a lane's errors are
 answered by the same handlers.
 """
@@ -22,6 +22,7 @@ from db.access import AccessKeys
 from httpkit.access import Authentication, JsonOnly, TillRateLimit
 from httpkit.body_limit import BodyLimit
 from httpkit.problems import install_problem_handlers
+from httpkit.request_ids import RequestIds
 
 Lane = Callable[[ASGIApp], ASGIApp]
 
@@ -63,8 +64,8 @@ def service_app(
 ) -> FastAPI:
     """A service's FastAPI app with our error answers, middleware and lanes in their places.
 
-    From the outside in: the body limit, authentication, the tills' rate limit (0: none),
-    JSON-only bodies, FastAPI's exception handlers, then the lanes and the router.
+    From the outside in: request ids, the body limit, authentication, the tills' rate limit
+    (0: none), JSON-only bodies, FastAPI's exception handlers, then the lanes and the router.
     """
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
@@ -76,4 +77,5 @@ def service_app(
         app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
     app.add_middleware(Authentication, keys_of=keys_of)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestIds)
     return app

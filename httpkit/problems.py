@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from db.errors import DatabaseUnavailable
+from httpkit.request_ids import current_request_id
 from httpkit.settings import http_settings
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -55,8 +56,12 @@ class ShuttingDown(Problem):
 def problem_response(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any
 ) -> Response:
-    """One problem-details answer; a 503 always says when to try again."""
+    """One problem-details answer; a 503 always says when to try again, and every one names
+    the request it answers, so a till's report can be matched with our logs."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extensions}
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     if status == 503:
         headers = {"Retry-After": str(http_settings().retry_after_seconds), **(headers or {})}
     return Response(

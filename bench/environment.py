@@ -23,6 +23,7 @@ import httpx
 
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
+from devtools.local_secrets import kept_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
@@ -127,7 +128,13 @@ def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[s
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DATABASE_URL": database_url, **service_urls(database_url), **env},
+        env={
+            "LOYALTY_CARD_KEY_FILE": str(kept_secret(WORK_DIR / "loyalty_card_key")),
+            **os.environ,
+            "DATABASE_URL": database_url,
+            **service_urls(database_url),
+            **env,
+        },
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

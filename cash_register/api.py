@@ -107,7 +107,11 @@ async def record_sale(
     handler of POST /purchase, whether the checkout lane or the route below receives it."""
     till = selling_till(credential, purchase.supermarket_id)
     basket = make_basket(
-        held.catalog.current, purchase.supermarket_id, purchase.user_id, purchase.items
+        held.catalog.current,
+        purchase.supermarket_id,
+        purchase.user_id,
+        purchase.items,
+        held.cards.card_hash(purchase.loyalty_card),
     )
     basket = replace(basket, till_id=till, request_id=current_request_id())
     if key is not None:

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from cash_register.batcher import PurchaseBatcher
 from cash_register.key_expiry import key_expiry
+from cash_register.loyalty import LoyaltyCards
 from cash_register.settings import CashRegisterSettings
 from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
@@ -29,11 +30,16 @@ class CashRegister:
     catalog: CatalogWatcher
     keys: AccessKeys
     batcher: PurchaseBatcher
+    cards: LoyaltyCards
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
     def build(
-        cls, database: DatabaseSettings, own: CashRegisterSettings, pool: asyncpg.Pool
+        cls,
+        database: DatabaseSettings,
+        own: CashRegisterSettings,
+        pool: asyncpg.Pool,
+        cards: LoyaltyCards,
     ) -> CashRegister:
         keys = AccessKeys(database, pool)
         return cls(
@@ -42,6 +48,7 @@ class CashRegister:
             catalog=CatalogWatcher(database, pool),
             keys=keys,
             batcher=PurchaseBatcher(pool, own.batch_limits()),
+            cards=cards,
             chores=(
                 keys_last_used(keys, database.keys_last_used_every_seconds),
                 month_keeper(pool, own.month_keeper_every_hours * 3600),

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from cash_register.api import router
 from cash_register.checkout_lane import CheckoutLane
 from cash_register.lifetime import CashRegister
+from cash_register.loyalty import LoyaltyCards
 from cash_register.settings import cash_register_settings
 from db.pool import create_pool
 from db.settings import service_database_settings
@@ -21,9 +22,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """One pool and the parts built on it for the process's life; on shutdown the batcher
     commits what it has taken before the catalog, the chores and the pool go."""
     settings = service_database_settings("cash_register")
+    cards = LoyaltyCards.from_settings()
     pool = await create_pool(settings)
     try:
-        held = CashRegister.build(settings, cash_register_settings(), pool)
+        held = CashRegister.build(settings, cash_register_settings(), pool, cards)
         async with running(*held.parts()):
             app.state.cash_register = held
             yield

@@ -7,10 +7,23 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 
 from httpkit.problems import describe, validation_errors
-from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey, StoreId
+from shop.rules import (
+    LOYALTY_CARD_RULE,
+    MAX_ITEMS_PER_PURCHASE,
+    LoyaltyCard,
+    SaleKey,
+    StoreId,
+)
 
 
 class PurchaseRequest(BaseModel):
@@ -20,12 +33,26 @@ class PurchaseRequest(BaseModel):
 
     supermarket_id: StoreId = Field(examples=["SMKT001"])
     user_id: UUID | None = Field(
-        default=None, description="The customer; omitted for a new, anonymous customer."
+        default=None,
+        description="The customer; omitted (with no `loyalty_card`) for a new customer.",
+    )
+    loyalty_card: LoyaltyCard | None = Field(
+        default=None,
+        description=f"The customer's loyalty card number ({LOYALTY_CARD_RULE}) instead of "
+        "`user_id`: the first sale with a card makes its customer, later ones find it. Stored "
+        "only as a keyed hash; never returned.",
+        examples=["79927398713"],
     )
     items: list[str] = Field(
         description=f"Product names, one per unit sold (at most {MAX_ITEMS_PER_PURCHASE}).",
         examples=[["milk", "bread", "milk"]],
     )
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> PurchaseRequest:
+        if self.user_id is not None and self.loyalty_card is not None:
+            raise ValueError("give user_id or loyalty_card, not both")
+        return self
 
 
 class ReceiptLine(BaseModel):

@@ -44,7 +44,13 @@ def _offline_basket(
             f"purchased_at: {moment.isoformat()} is older than {settings.offline_max_age_days} days"
         )
     try:
-        basket = make_basket(held.catalog.current, sale.supermarket_id, sale.user_id, sale.items)
+        basket = make_basket(
+            held.catalog.current,
+            sale.supermarket_id,
+            sale.user_id,
+            sale.items,
+            held.cards.card_hash(sale.loyalty_card),
+        )
     except InvalidPurchase as error:
         raise SaleRejected(error.detail) from None
     return replace(

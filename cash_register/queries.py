@@ -18,20 +18,49 @@
 # purchase, is the till that sent it (also stored with the purchase, with when it arrived);
 # $11, one element per purchase, the id of the HTTP request that brought it.
 #
-# Returns one row per purchase, in the order given: its id, time, total, line prices and
-# whether it was stored.
+# $12, one element per purchase: the keyed hash of its loyalty card (NULL: none). A known card
+# gives its customer; a new one is stored with the purchase's fresh customer id. Two first
+# sales of one new card, in one batch or in two racing ones, get one customer: the batch
+# inserts each card once, and ON CONFLICT DO UPDATE returns the row a racing batch committed
+# (a no-op update, only in that race).
+#
+# Returns one row per purchase, in the order given: its id, time, customer, total, line
+# prices and whether it was stored.
 RECORD_PURCHASES = """
-WITH basket AS (
+WITH arrived AS (
     SELECT b.position::int AS position,
            b.supermarket_id,
            b.customer_id,
            coalesce(b.purchased_at, now()) AS purchased_at,
            b.till_id,
            b.request_id,
+           b.card_hash,
            nextval('purchases_id_seq') AS purchase_id
-    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[], $11::text[])
+    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[], $11::text[],
+                $12::bytea[])
          WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, request_id,
-                              position)
+                              card_hash, position)
+),
+known_card AS (
+    SELECT card_hash, customer_id FROM loyalty_cards
+    WHERE card_hash IN (SELECT card_hash FROM arrived)
+),
+new_card AS (
+    INSERT INTO loyalty_cards (card_hash, customer_id)
+    SELECT DISTINCT ON (card_hash) card_hash, customer_id
+    FROM arrived
+    WHERE card_hash IS NOT NULL AND card_hash NOT IN (SELECT card_hash FROM known_card)
+    ORDER BY card_hash, position
+    ON CONFLICT (card_hash) DO UPDATE SET card_hash = EXCLUDED.card_hash
+    RETURNING card_hash, customer_id
+),
+basket AS (
+    SELECT a.position, a.supermarket_id,
+           coalesce(k.customer_id, n.customer_id, a.customer_id) AS customer_id,
+           a.purchased_at, a.till_id, a.request_id, a.purchase_id
+    FROM arrived a
+    LEFT JOIN known_card k ON k.card_hash = a.card_hash
+    LEFT JOIN new_card n ON n.card_hash = a.card_hash
 ),
 line AS (
     SELECT l.line_no, l.position::int AS position, l.product_id, l.quantity, p.unit_price
@@ -92,7 +121,7 @@ item AS (
     SELECT b.purchase_id, b.purchased_at, b.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM line l JOIN kept b USING (position)
 )
-SELECT b.purchase_id, b.purchased_at, p.total_amount, p.unit_prices,
+SELECT b.purchase_id, b.purchased_at, b.customer_id, p.total_amount, p.unit_prices,
        b.purchase_id IN (SELECT purchase_id FROM kept) AS stored
 FROM basket b JOIN priced p USING (position)
 ORDER BY b.position

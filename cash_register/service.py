@@ -54,6 +54,7 @@ class Basket:
     request_hash: bytes | None = None
     till_id: str | None = None  # the till that sent it (None: not sent by a till, e.g. a test)
     request_id: str | None = None  # the HTTP request that brought it (X-Request-ID)
+    card_hash: bytes | None = None  # the keyed hash of the customer's loyalty card, if any
 
     @property
     def key(self) -> str | None:
@@ -83,12 +84,17 @@ def selling_till(credential: Credential, supermarket_id: str) -> str:
 
 
 def make_basket(
-    catalog: Catalog, supermarket_id: str, user_id: uuid.UUID | None, item_names: list[str]
+    catalog: Catalog,
+    supermarket_id: str,
+    user_id: uuid.UUID | None,
+    item_names: list[str],
+    card_hash: bytes | None = None,
 ) -> Basket:
     """Turn what the till sent into a `Basket`, or say exactly what is wrong with it.
 
     A name given several times is one line with that quantity, in the order first seen.
-    A purchase without a customer is a new customer with a fresh id.
+    A purchase without a customer is a new customer with a fresh id, unless its loyalty card
+    (`card_hash`) is known: then the database puts the card's customer in its place.
     """
     if not item_names:
         raise EmptyBasket()
@@ -101,12 +107,15 @@ def make_basket(
     if unknown:
         raise UnknownProduct(unknown)
     lines = tuple(BasketLine(catalog.products[name], count) for name, count in quantities.items())
-    return Basket(supermarket_id, user_id or uuid.uuid4(), lines)
+    return Basket(supermarket_id, user_id or uuid.uuid4(), lines, card_hash=card_hash)
 
 
-def request_hash(request: BaseModel) -> bytes:
-    """What a retry must repeat exactly: the validated request, hashed."""
-    return hashlib.sha256(request.model_dump_json().encode()).digest()
+def request_hash(request: BaseModel, card_hash: bytes | None) -> bytes:
+    """What a retry must repeat exactly: the validated request, hashed. A loyalty card enters
+    only as its keyed hash, so no plain hash of a card number is ever stored."""
+    digest = hashlib.sha256(request.model_dump_json(exclude={"loyalty_card"}).encode())
+    digest.update(card_hash or b"")
+    return digest.digest()
 
 
 def checked_idempotency_key(value: str) -> str:
@@ -119,7 +128,9 @@ def checked_idempotency_key(value: str) -> str:
 
 def with_idempotency_key(basket: Basket, key: str, request: BaseModel) -> Basket:
     """The live sale with its idempotency key and the hash of the request it came with."""
-    return replace(basket, idempotency_key=key, request_hash=request_hash(request))
+    return replace(
+        basket, idempotency_key=key, request_hash=request_hash(request, basket.card_hash)
+    )
 
 
 def as_offline_sale(
@@ -130,7 +141,7 @@ def as_offline_sale(
         basket,
         client_purchase_id=client_purchase_id,
         purchased_at=purchased_at,
-        request_hash=request_hash(request),
+        request_hash=request_hash(request, basket.card_hash),
     )
 
 
@@ -156,7 +167,7 @@ async def record_purchases(
     return [
         RecordedPurchase(
             purchase_id=row["purchase_id"],
-            basket=basket,
+            basket=_with_customer(basket, row["customer_id"]),
             purchased_at=row["purchased_at"],
             unit_prices=tuple(row["unit_prices"]),
             total_amount=row["total_amount"],
@@ -165,6 +176,11 @@ async def record_purchases(
         else _replay(basket, next(originals))
         for basket, row in zip(baskets, rows, strict=True)
     ]
+
+
+def _with_customer(basket: Basket, customer_id: uuid.UUID) -> Basket:
+    """The basket with the customer it was stored under (its loyalty card's, if known)."""
+    return basket if basket.customer_id == customer_id else replace(basket, customer_id=customer_id)
 
 
 async def _originals(
@@ -210,6 +226,7 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
     hashes: list[object] = []
     tills: list[object] = []
     request_ids: list[object] = []
+    cards: list[object] = []
     for position, basket in enumerate(baskets, start=1):
         supermarkets.append(basket.supermarket_id)
         customers.append(basket.customer_id)
@@ -218,6 +235,7 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
         client_ids.append(basket.client_purchase_id)
         tills.append(basket.till_id)
         request_ids.append(basket.request_id)
+        cards.append(basket.card_hash)
         hashes.append(basket.request_hash)
         for line in basket.lines:
             positions.append(position)
@@ -235,4 +253,5 @@ def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
         hashes,
         tills,
         request_ids,
+        cards,
     )

@@ -19,6 +19,7 @@ import asyncpg
 
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, service_urls
+from devtools.local_secrets import kept_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "supermarket"
@@ -84,6 +85,12 @@ def _keep_and_show(keys: dict[str, str], cash_port: str, analytics_port: str) ->
     )
 
 
+def _loyalty_card_key() -> dict[str, str]:
+    """The demo's own LOYALTY_CARD_KEY, made once under .data/ (unless the environment has
+    one), so cards scanned in an earlier demo still find their customers."""
+    return {"LOYALTY_CARD_KEY_FILE": str(kept_secret(ROOT / ".data" / "loyalty_card_key"))}
+
+
 def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port],
@@ -95,7 +102,7 @@ def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def main() -> int:
     url, server = _database_url()
     # The services connect as their own roles: given URLs, or the roles on a trust server.
-    env = {**service_urls(url), **os.environ, "DATABASE_URL": url}
+    env = {**service_urls(url), **_loyalty_card_key(), **os.environ, "DATABASE_URL": url}
     services: list[subprocess.Popen[bytes]] = []
     try:
         loaded = subprocess.run(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 MAX_ITEMS_PER_PURCHASE = 100
 
@@ -23,4 +23,32 @@ SALE_KEY_RULE = f"1 to {SALE_KEY_MAX_LENGTH} visible ASCII characters (no spaces
 SaleKey = Annotated[
     str,
     StringConstraints(min_length=1, max_length=SALE_KEY_MAX_LENGTH, pattern=SALE_KEY_PATTERN),
+]
+
+# A loyalty card number: 8 to 19 digits whose last is a Luhn check digit (ISO/IEC 7812, as
+# printed under a card's barcode), so a mistyped digit is caught at the till, not stored as a
+# new customer. Personal data: stored only as a keyed hash, never returned, never logged.
+LOYALTY_CARD_PATTERN = r"^[0-9]{8,19}$"
+LOYALTY_CARD_RULE = "8 to 19 digits, the last a Luhn check digit"
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether the last digit of `digits` is the Luhn check digit of the others."""
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _check_digit(number: str) -> str:
+    if not luhn_valid(number):
+        raise ValueError("not a valid loyalty card number (its check digit is wrong)")
+    return number
+
+
+LoyaltyCard = Annotated[
+    str,
+    StringConstraints(pattern=LOYALTY_CARD_PATTERN),
+    AfterValidator(_check_digit),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -30,11 +31,14 @@ from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 ROOT = Path(__file__).resolve().parent.parent
 # The tests' tills sell far faster than a person can; the limit has tests of its own.
 os.environ.setdefault("TILL_REQUESTS_PER_SECOND", "0")
+# A fresh key for the loyalty cards' hashes each run (a secret never kept in the repository).
+os.environ.setdefault("LOYALTY_CARD_KEY", secrets.token_urlsafe(32))
 SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
     "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
     "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
-    "daily_product_sales, idempotency_keys, offline_sales, import_visits, products, supermarkets"
+    "daily_product_sales, idempotency_keys, offline_sales, import_visits, loyalty_cards, products, "
+    "supermarkets"
 )
 
 

@@ -74,6 +74,8 @@ async def test_the_services_are_neither_superusers_nor_owners(
         "COPY (SELECT 1) TO PROGRAM 'true'",
         "CREATE TABLE mine (x int)",
         "SELECT fold_customer_visits(NULL, NULL, NULL, NULL, NULL)",
+        "UPDATE loyalty_cards SET customer_id = gen_random_uuid()",
+        "DELETE FROM loyalty_cards",
     ],
 )
 async def test_the_cash_register_may_not(
@@ -97,6 +99,7 @@ async def test_the_cash_register_records_a_sale_and_its_aggregates(
         "INSERT INTO supermarkets (id) VALUES ('SMKT999')",
         "DELETE FROM idempotency_keys",
         "SELECT * FROM offline_sales",
+        "SELECT * FROM loyalty_cards",
         "SELECT create_purchase_months('2040-01-01', '2040-02-01', 1)",
     ],
 )

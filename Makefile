@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench lock secrets clean
+.PHONY: install lint format test chromium screenshots demo bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -21,8 +21,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The screens' tests drive Debian's Chromium (installed here when missing, as bench installs wrk).
+test: lint chromium
 	$(BIN)/python -m pytest
+
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# The README's pictures of the two screens, made by the browser tests on this machine.
+screenshots: install chromium
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/screens -q
 
 demo: install
 	$(BIN)/python -m scripts.demo

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, Response
 
 from analytics import service
 from analytics.filters import DEFAULT_DAILY_DAYS, check_filters
 from analytics.lifetime import Held
-from analytics.models import DailySales, LoyalCustomers, Supermarkets, TopProducts, UniqueCustomers
+from analytics.models import (
+    DailySales,
+    DailyTotals,
+    LoyalCustomers,
+    StoresInRange,
+    Supermarkets,
+    TopProducts,
+    UniqueCustomers,
+)
 from analytics.owners import Owner, store_in_view
 from db.health import check_database
 from httpkit.access import BEARER
 from httpkit.problems import PROBLEM
+from httpkit.screens import page, wants_html
 from shop.rules import StoreId
 
 router = APIRouter()
@@ -25,9 +36,15 @@ FromDay = Annotated[date | None, Query(alias="from", description="First UTC day,
 ToDay = Annotated[date | None, Query(description="Last UTC day, inclusive.")]
 
 
-@router.get("/")
-async def service_info(request: Request) -> dict[str, Any]:
-    """What this service answers, with links."""
+SCREEN_FILES = Path(__file__).parent / "screen"
+PAGE = {200: {"content": {"application/json": {}, "text/html": {}}}}
+
+
+@router.get("/", responses=PAGE)
+async def service_info(request: Request) -> Any:
+    """The Analytics Dashboard for a browser; for a JSON client, what this service answers."""
+    if wants_html(request):
+        return page(SCREEN_FILES / "dashboard.html")
     base = str(request.base_url).rstrip("/")
     return {
         "service": "analytics",
@@ -38,10 +55,19 @@ async def service_info(request: Request) -> dict[str, Any]:
             "loyal_customers": f"{base}/loyal-customers?min_purchases=3&limit=100&offset=0",
             "top_products": f"{base}/top-products?limit=3",
             "daily_sales": f"{base}/sales/daily",
+            "daily_totals": f"{base}/sales/daily-totals",
+            "sales_by_store": f"{base}/sales/by-store",
             "supermarkets": f"{base}/supermarkets",
             "docs": f"{base}/docs",
+            "dashboard": f"{base}/dashboard",
         },
     }
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard() -> Response:
+    """The owners' dashboard: sign in with an owner's key, pick the days and the store."""
+    return page(SCREEN_FILES / "dashboard.html")
 
 
 @router.get("/health", responses={503: PROBLEM})
@@ -113,6 +139,42 @@ async def daily_sales(
         default_days=DEFAULT_DAILY_DAYS,
     )
     return await service.daily_sales(held.pool, filters)
+
+
+@router.get("/sales/daily-totals", **DATA)
+async def daily_totals(
+    held: Held,
+    owner: Owner,
+    from_: FromDay = None,
+    to: ToDay = None,
+    supermarket_id: StoreFilter = None,
+) -> DailyTotals:
+    """Every UTC day of the range (days without sales as zeros) for all stores in view or
+    one: purchases, units, revenue and distinct customers (one even if in two stores).
+    Without a range, the last 30 days up to today."""
+    filters = check_filters(
+        held.stores,
+        store_in_view(owner, supermarket_id),
+        from_,
+        to,
+        default_days=DEFAULT_DAILY_DAYS,
+    )
+    return await service.daily_totals(held.pool, filters)
+
+
+@router.get("/sales/by-store", **DATA)
+async def sales_by_store(
+    held: Held,
+    owner: Owner,
+    from_: FromDay = None,
+    to: ToDay = None,
+) -> StoresInRange:
+    """Each store over the range (a store manager's key: its own only): purchases, units,
+    revenue and distinct customers. Without a range, the last 30 days up to today."""
+    filters = check_filters(
+        held.stores, store_in_view(owner, None), from_, to, default_days=DEFAULT_DAILY_DAYS
+    )
+    return await service.stores_between(held.pool, filters)
 
 
 @router.get("/supermarkets", **DATA)

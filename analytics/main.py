@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from analytics.api import router
+from analytics.api import SCREEN_FILES, router
 from analytics.lifetime import Analytics
 from db.pool import create_pool
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
+from httpkit.screens import Screen
 
 
 @asynccontextmanager
@@ -35,6 +36,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.analytics.keys,
+        screen=Screen(kind="owner", name="dashboard", cookie="owner_session", files=SCREEN_FILES),
     )
 
 

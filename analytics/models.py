@@ -66,3 +66,34 @@ class StoreSummary(BaseModel):
 
 class Supermarkets(BaseModel):
     supermarkets: list[StoreSummary]
+
+
+class Day(BaseModel):
+    """One day of the stores in view; a day without sales is zeros."""
+
+    day: date
+    purchases: int
+    units: int
+    revenue: Decimal
+    customers: int = Field(description="Distinct customers that day (one even if in two stores).")
+
+
+class DailyTotals(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    supermarket_id: str | None = None
+    days: list[Day]
+
+
+class StoreInRange(BaseModel):
+    supermarket_id: str
+    purchases: int
+    units: int
+    revenue: Decimal
+    customers: int = Field(description="Distinct customers of the store over the range.")
+
+
+class StoresInRange(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    supermarkets: list[StoreInRange]

@@ -11,10 +11,14 @@ from analytics import queries
 from analytics.filters import Filters
 from analytics.models import (
     DailySales,
+    DailyTotals,
+    Day,
     LoyalCustomer,
     LoyalCustomers,
     RankedProduct,
     StoreDay,
+    StoreInRange,
+    StoresInRange,
     StoreSummary,
     Supermarkets,
     TopProducts,
@@ -119,3 +123,32 @@ async def supermarkets(pool: asyncpg.Pool) -> Supermarkets:
     """Each store's totals."""
     rows = await _ask(pool, lambda c: c.fetch(queries.SUPERMARKETS))
     return Supermarkets(supermarkets=[StoreSummary(**dict(row)) for row in rows])
+
+
+async def daily_totals(pool: asyncpg.Pool, filters: Filters) -> DailyTotals:
+    """Every day of the range for the stores in view, days without sales as zeros."""
+    rows = await _ask(
+        pool,
+        lambda c: c.fetch(queries.DAILY_TOTALS, filters.from_, filters.to, filters.supermarket_id),
+    )
+    return DailyTotals(
+        from_=filters.from_,
+        to=filters.to,
+        supermarket_id=filters.supermarket_id,
+        days=[Day(**dict(row)) for row in rows],
+    )
+
+
+async def stores_between(pool: asyncpg.Pool, filters: Filters) -> StoresInRange:
+    """Each store in view over the range, with its distinct customers."""
+    rows = await _ask(
+        pool,
+        lambda c: c.fetch(
+            queries.STORES_BETWEEN, filters.from_, filters.to, filters.supermarket_id
+        ),
+    )
+    return StoresInRange(
+        from_=filters.from_,
+        to=filters.to,
+        supermarkets=[StoreInRange(**dict(row)) for row in rows],
+    )

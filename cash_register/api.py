@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from cash_register import offline_sync
 from cash_register.errors import OwnerCannotSell
 from cash_register.lifetime import CashRegister, Held, cash_register_of
-from cash_register.models import PurchaseRequest, PurchaseUpload, Receipt, UploadResult
+from cash_register.models import (
+    PriceListAnswer,
+    PurchaseRequest,
+    PurchaseUpload,
+    Receipt,
+    UploadResult,
+)
 from cash_register.service import (
     RecordedPurchase,
     checked_idempotency_key,
@@ -28,6 +35,7 @@ from db.health import check_database
 from httpkit.access import BEARER, caller_of_kind, credential_of
 from httpkit.problems import PROBLEM
 from httpkit.request_ids import current_request_id
+from httpkit.screens import page, wants_html
 from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
@@ -78,19 +86,58 @@ def receipt(recorded: RecordedPurchase) -> dict[str, Any]:
     }
 
 
-@router.get("/")
-async def service_info() -> dict[str, Any]:
-    """What this service is and where to go."""
+SCREEN_FILES = Path(__file__).parent / "screen"
+PAGE = {200: {"content": {"application/json": {}, "text/html": {}}}}
+
+
+@router.get("/", responses=PAGE)
+async def service_info(request: Request) -> Any:
+    """The till screen for a browser; for a JSON client, what this service is."""
+    if wants_html(request):
+        return page(SCREEN_FILES / "till.html")
     return {
         "service": "cash-register",
         "description": "Records purchases from the tills. Prices come from the catalog.",
         "endpoints": {
             "record a purchase": "POST /purchase",
             "upload offline sales": "POST /purchases",
+            "catalog and prices": "GET /catalog",
+            "till screen": "GET /till",
             "health": "GET /health",
             "API documentation": "GET /docs",
         },
     }
+
+
+@router.get("/till", response_class=HTMLResponse, include_in_schema=False)
+async def till_screen() -> Response:
+    """The cashier's screen: sign in with the till's key, build the basket, record the sale."""
+    return page(SCREEN_FILES / "till.html")
+
+
+@router.get(
+    "/catalog",
+    operation_id="get_catalog",
+    response_model=PriceListAnswer,
+    dependencies=[BEARER],
+    responses={
+        200: {"headers": {"ETag": {"description": "The catalog's version.", "schema": {}}}},
+        304: {"description": "The till's copy (If-None-Match) is current."},
+        401: PROBLEM,
+    },
+)
+async def catalog(
+    held: Held,
+    if_none_match: Annotated[str | None, Header(description="The ETag of the till's copy.")] = None,
+) -> Response:
+    """The stores and the products at their current prices, with an `ETag`; `304` when the
+    till's copy is current. Prices change without notice: the sale is charged at the
+    catalog's price when it is recorded, whatever a cached copy said."""
+    prices = held.price_lists.of(held.catalog.current)
+    headers = {"ETag": prices.etag, "Cache-Control": "no-cache"}
+    if prices.matches(if_none_match):
+        return Response(status_code=304, headers=headers)
+    return Response(prices.body, media_type="application/json", headers=headers)
 
 
 @router.get("/health", responses={503: PROBLEM})

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from cash_register.batcher import PurchaseBatcher
 from cash_register.key_expiry import key_expiry
 from cash_register.loyalty import LoyaltyCards
+from cash_register.price_list import PriceLists
 from cash_register.settings import CashRegisterSettings
 from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
@@ -31,6 +32,7 @@ class CashRegister:
     keys: AccessKeys
     batcher: PurchaseBatcher
     cards: LoyaltyCards
+    price_lists: PriceLists
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -49,6 +51,7 @@ class CashRegister:
             keys=keys,
             batcher=PurchaseBatcher(pool, own.batch_limits()),
             cards=cards,
+            price_lists=PriceLists(),
             chores=(
                 keys_last_used(keys, database.keys_last_used_every_seconds),
                 month_keeper(pool, own.month_keeper_every_hours * 3600),

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cash_register.api import router
+from cash_register.api import SCREEN_FILES, router
 from cash_register.checkout_lane import CheckoutLane
 from cash_register.lifetime import CashRegister
 from cash_register.loyalty import LoyaltyCards
@@ -15,6 +15,7 @@ from cash_register.settings import cash_register_settings
 from db.pool import create_pool
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
+from httpkit.screens import Screen
 
 
 @asynccontextmanager
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.cash_register.keys,
+        screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
         lanes=[CheckoutLane],
         till_requests_per_second=cash_register_settings().till_requests_per_second,
     )

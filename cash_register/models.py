@@ -127,3 +127,17 @@ class UploadResult(BaseModel):
     duplicates: int
     rejected: int
     outcomes: list[UploadOutcome]
+
+
+class CatalogProduct(BaseModel):
+    id: int
+    name: str
+    unit_price: Decimal = Field(description="The price charged now, a decimal string.")
+
+
+class PriceListAnswer(BaseModel):
+    """What a till may sell and where: the stores and the products at their current prices."""
+
+    currency: str = Field(description="ISO 4217 code of the prices.")
+    supermarkets: list[str]
+    products: list[CatalogProduct]

@@ -12,6 +12,7 @@ credential may do (a till its own store's sales, an owner the figures) is each s
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 from collections.abc import Callable, Collection
@@ -25,7 +26,23 @@ from db.access import AccessKeys, Credential, Kind
 from httpkit.problems import Problem, problem_response
 
 REALM = 'Bearer realm="supermarket"'
-PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+# What anyone may fetch: the service's description and health, its API documentation, the
+# screens (which ask for a key before they show anything) and the sign-in and sign-out.
+PUBLIC_PATHS = frozenset(
+    {
+        "/",
+        "/health",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+        "/till",
+        "/dashboard",
+        "/sign-in",
+        "/sign-out",
+    }
+)
+PUBLIC_PREFIXES = ("/static/",)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # Declares the bearer key in a route's OpenAPI entry; `Authentication` is what checks it.
@@ -67,22 +84,36 @@ async def _refuse(
 
 
 class Authentication:
+    """The caller's key from `Authorization: Bearer` (tills, scripts), or else from the
+    screen's session cookie. A cookie travels with every request the browser makes, so a
+    request that changes something must also carry the screen's CSRF token (double submit:
+    the `X-CSRF-Token` header equal to the readable `<cookie>_csrf` cookie)."""
+
     def __init__(
         self,
         app: ASGIApp,
         keys_of: Callable[[Scope], AccessKeys],
+        session_cookie: str | None = None,
         public: Collection[str] = PUBLIC_PATHS,
     ) -> None:
         self.app = app
         self.keys_of = keys_of
+        self.session_cookie = session_cookie
         self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public:
+        if scope["type"] != "http" or _is_public(scope["path"], self.public):
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        header = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, key = header.partition(" ")
+        if not header and self.session_cookie is not None:
+            refusal = _session_refusal(scope["method"], headers, self.session_cookie)
+            if refusal is not None:
+                await _refuse(scope, receive, send, 403, "Forbidden", refusal)
+                return
+            scheme, key = "bearer", _cookies(headers).get(self.session_cookie, "")
         if scheme.lower() != "bearer" or not key.strip():
             await _refuse(
                 scope, receive, send, 401, "Authentication required",
@@ -100,6 +131,30 @@ class Authentication:
             return
         scope["credential"] = credential
         await self.app(scope, receive, send)
+
+
+def _is_public(path: str, public: Collection[str]) -> bool:
+    return path in public or path.startswith(PUBLIC_PREFIXES)
+
+
+def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
+    """The request's cookies by name (the first of a name wins)."""
+    found: dict[str, str] = {}
+    for pair in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = pair.strip().partition("=")
+        found.setdefault(name, value)
+    return found
+
+
+def _session_refusal(method: str, headers: dict[bytes, bytes], cookie: str) -> str | None:
+    """Why a cookie-authenticated request may not go on (a missing CSRF token), if it may not."""
+    if method in SAFE_METHODS:
+        return None
+    expected = _cookies(headers).get(f"{cookie}_csrf", "")
+    given = headers.get(b"x-csrf-token", b"").decode("latin-1")
+    if cookie not in _cookies(headers) or (expected and hmac.compare_digest(expected, given)):
+        return None
+    return "a screen's request must carry its X-CSRF-Token; sign in again"
 
 
 @dataclass

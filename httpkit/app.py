@@ -21,8 +21,10 @@ from starlette.types import ASGIApp, Scope
 from db.access import AccessKeys
 from httpkit.access import Authentication, JsonOnly, TillRateLimit
 from httpkit.body_limit import BodyLimit
+from httpkit.docs import install_docs
 from httpkit.problems import install_problem_handlers
 from httpkit.request_ids import RequestIds
+from httpkit.screens import Screen, install_screen
 
 Lane = Callable[[ASGIApp], ASGIApp]
 
@@ -59,6 +61,7 @@ def service_app(
     lifespan: Callable[[FastAPI], Any],
     router: APIRouter,
     keys_of: Callable[[Scope], AccessKeys],
+    screen: Screen,
     lanes: Sequence[Lane] = (),
     till_requests_per_second: float = 0,
 ) -> FastAPI:
@@ -67,15 +70,25 @@ def service_app(
     From the outside in: request ids, the body limit, authentication, the tills' rate limit
     (0: none), JSON-only bodies, FastAPI's exception handlers, then the lanes and the router.
     """
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_problem_handlers(app)
+    app.state.keys_of = keys_of
     app.include_router(router)
+    install_docs(app)  # before the screen's /static, which would take /static/docs too
+    install_screen(app, screen)
     for lane in lanes:
         app.router.middleware_stack = lane(app.router.middleware_stack)
     app.add_middleware(JsonOnly)
     if till_requests_per_second > 0:
         app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
-    app.add_middleware(Authentication, keys_of=keys_of)
+    app.add_middleware(Authentication, keys_of=keys_of, session_cookie=screen.cookie)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestIds)
     return app

@@ -15,6 +15,9 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     # What a 503 asks the client to wait before it tries again.
     retry_after_seconds: int = Field(default=2, ge=1, le=300)
+    # The screens' session cookies are sent over HTTPS only: turn on wherever the services are
+    # reached through TLS (a proxy in front); off for http://localhost.
+    session_cookie_secure: bool = False
 
 
 @lru_cache

@@ -1,0 +1,157 @@
+"""The screens people use in a browser (the till screen, the owners' dashboard): the pages,
+their files, and signing in with a key that then lives in an HttpOnly cookie.
+
+A page is plain HTML with its own script and style (no CDN, nothing inline), served under a
+Content-Security-Policy that allows nothing but this origin. The page asks for the key; the
+sign-in checks it is of the screen's kind (a till's at the till, an owner's at the dashboard)
+and answers with two cookies, both SameSite=Strict: the key itself, HttpOnly so no script can
+read it, and a CSRF token the page's script sends back in `X-CSRF-Token` (`Authentication`
+checks it on every request that changes something).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, Field
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from db.access import AccessKeys, Credential, Kind
+from httpkit.access import BEARER, Forbidden, credential_of
+from httpkit.problems import PROBLEM, Problem
+from httpkit.settings import http_settings
+from shop.settings import shop_settings
+
+SHARED_FILES = Path(__file__).parent / "screen"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+SESSION_HOURS = 12
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A service's screen: whose keys sign in to it, the cookie that keeps them, its files."""
+
+    kind: Kind
+    name: str
+    cookie: str
+    files: Path
+
+
+class SignIn(BaseModel):
+    key: str = Field(min_length=1, max_length=200, description="A key from `python -m admin`.")
+
+
+class Caller(BaseModel):
+    """Who is signed in."""
+
+    kind: Kind
+    name: str
+    supermarket_id: str | None = Field(description="A till's store, or a manager's; else null.")
+    currency: str = Field(description="ISO 4217 code of every amount the screens show.")
+
+
+class UnknownKey(Problem):
+    status = 401
+    title = "Authentication required"
+
+    def __init__(self) -> None:
+        super().__init__("the key is unknown or revoked")
+
+
+class WrongScreen(Forbidden):
+    def __init__(self, kind: Kind, screen: str) -> None:
+        super().__init__(f"a {kind}'s key does not sign in to the {screen}")
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (its Accept names text/html) rather than a JSON client."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def page(file: Path) -> Response:
+    return FileResponse(file, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+def caller(credential: Credential) -> dict[str, Any]:
+    return Caller(
+        kind=credential.kind,
+        name=credential.name,
+        supermarket_id=credential.supermarket_id,
+        currency=shop_settings().currency,
+    ).model_dump()
+
+
+def session_router(screen: Screen) -> APIRouter:
+    """POST /sign-in, POST /sign-out and GET /session for a screen of `kind` keys."""
+    kind, cookie = screen.kind, screen.cookie
+    router = APIRouter(tags=["screen"])
+
+    @router.post(
+        "/sign-in",
+        operation_id="sign_in",
+        response_model=Caller,
+        responses={401: PROBLEM, 403: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+    )
+    async def sign_in(request: Request, body: SignIn) -> Response:
+        """Check the key and keep it in an HttpOnly, SameSite=Strict cookie for the screen."""
+        keys: AccessKeys = request.app.state.keys_of(request.scope)
+        credential = keys.find(body.key.strip())
+        if credential is None:
+            raise UnknownKey()
+        if credential.kind != kind:
+            raise WrongScreen(credential.kind, screen.name)
+        response = Response(orjson.dumps(caller(credential)), media_type="application/json")
+        secure = http_settings().session_cookie_secure
+        age = SESSION_HOURS * 3600
+        for name, value, http_only in (
+            (cookie, body.key.strip(), True),
+            (f"{cookie}_csrf", secrets.token_urlsafe(24), False),
+        ):
+            response.set_cookie(
+                name, value, max_age=age, path="/", secure=secure, httponly=http_only,
+                samesite="strict",
+            )  # fmt: skip
+        return response
+
+    @router.post("/sign-out", operation_id="sign_out", status_code=204)
+    async def sign_out() -> Response:
+        """Forget the screen's session in this browser."""
+        response = Response(status_code=204)
+        for name in (cookie, f"{cookie}_csrf"):
+            response.delete_cookie(name, path="/", samesite="strict")
+        return response
+
+    @router.get(
+        "/session",
+        operation_id="who_is_signed_in",
+        response_model=Caller,
+        dependencies=[BEARER],
+        responses={401: PROBLEM},
+    )
+    async def session(request: Request) -> dict[str, Any]:
+        """The signed-in caller (or the bearer key's), for the screen to greet."""
+        return caller(credential_of(request.scope))
+
+    return router
+
+
+def install_screen(app: FastAPI, screen: Screen) -> None:
+    """The sign-in routes, /static/shared/ the files both screens use, /static/ the screen's."""
+    app.include_router(session_router(screen))
+    app.mount("/static/shared", StaticFiles(directory=SHARED_FILES), name="shared-files")
+    app.mount("/static", StaticFiles(directory=screen.files), name="screen-files")

@@ -1,0 +1,107 @@
+"""The two screens and the API docs in headless Chromium: sign in, record a sale by keyboard
+alone, see it on the dashboard, see Swagger UI render; nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.keys import ChainKeys
+from tests.screens.conftest import Traffic, screenshot_path
+
+
+async def sign_in(page: Page, key: str) -> None:
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await page.locator("#key").fill(key)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#app")).to_be_visible()
+
+
+async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
+    context: BrowserContext,
+    servers: dict[str, str],
+    keys: ChainKeys,
+    catalog: asyncpg.Connection,
+    traffic: Traffic,
+) -> None:
+    till = await context.new_page()
+    await till.goto(servers["cash_register"] + "/")
+    await sign_in(till, keys.tills["SMKT002"])
+    await expect(till.locator("#who")).to_contain_text("SMKT002")
+    search = till.locator("#search")
+    await expect(search).to_be_focused()
+
+    # A cashier types product names and Enter; twice milk, once bread.
+    for name in ("milk", "milk", "bread"):
+        await till.keyboard.type(name)
+        await till.keyboard.press("Enter")
+    prices = dict(await catalog.fetch("SELECT name, unit_price FROM products"))
+    expected_total = 2 * prices["milk"] + prices["bread"]
+    await expect(till.locator("#basket tr")).to_have_count(2)
+    total_on_screen = await till.locator("#total").inner_text()
+    assert _amount(total_on_screen) == expected_total
+    await till.screenshot(path=screenshot_path("till-basket"), full_page=True)
+
+    await till.keyboard.press("Control+Enter")
+    await expect(till.locator("#receipt-number")).to_be_visible()
+    receipt_text = await till.locator("#receipt-number").inner_text()
+    stored = await catalog.fetchrow(
+        "SELECT id, supermarket_id, till_id, total_amount FROM purchases"
+    )
+    assert f"Purchase {stored['id']}" in receipt_text
+    assert (stored["supermarket_id"], stored["till_id"]) == ("SMKT002", "till-smkt002")
+    assert stored["total_amount"] == expected_total
+    await till.screenshot(path=screenshot_path("till-receipt"), full_page=True)
+
+    dashboard = await context.new_page()
+    await dashboard.goto(servers["analytics"] + "/")
+    await sign_in(dashboard, keys.owner)
+    await expect(dashboard.locator("#purchases")).to_have_text("1")
+    assert await dashboard.locator("#to").input_value() == datetime.now(UTC).date().isoformat()
+    await expect(dashboard.locator("#top tr").first).to_contain_text("milk")
+    assert _amount(await dashboard.locator("#revenue").inner_text()) == expected_total
+    await dashboard.screenshot(path=screenshot_path("dashboard"), full_page=True)
+
+    assert traffic.seen, "the browser's requests were recorded"
+    assert traffic.elsewhere() == []
+
+
+async def test_a_wrong_key_is_refused_in_words_and_sign_out_forgets_the_session(
+    context: BrowserContext, servers: dict[str, str], keys: ChainKeys, traffic: Traffic
+) -> None:
+    dashboard = await context.new_page()
+    await dashboard.goto(servers["analytics"] + "/dashboard")
+    await dashboard.locator("#key").fill(keys.tills["SMKT001"])
+    await dashboard.keyboard.press("Enter")
+    await expect(dashboard.locator("#status")).to_contain_text("does not sign in")
+    await sign_in(dashboard, keys.owner)
+    cookies = {c["name"]: c for c in await context.cookies()}
+    assert cookies["owner_session"]["httpOnly"] is True
+    assert cookies["owner_session"]["sameSite"] == "Strict"
+    await dashboard.locator("#sign-out").click()
+    await expect(dashboard.locator("#sign-in")).to_be_visible()
+    await dashboard.reload()
+    await expect(dashboard.locator("#sign-in")).to_be_visible()
+    assert traffic.elsewhere() == []
+
+
+async def test_swagger_ui_renders_from_the_service_itself(
+    context: BrowserContext, servers: dict[str, str], traffic: Traffic
+) -> None:
+    for name, url in servers.items():
+        page = await context.new_page()
+        await page.goto(url + "/docs")
+        await expect(page.locator(".swagger-ui .info .title")).to_be_visible()
+        await expect(page.locator(".opblock").first).to_be_visible()
+        await page.screenshot(path=screenshot_path(f"docs-{name}"))
+    assert any("/static/docs/swagger-ui-bundle.js" in url for url in traffic.seen)
+    assert traffic.elsewhere() == []
+
+
+def _amount(shown: str) -> Decimal:
+    """The number in a formatted amount such as '€4.20' or '4,20 €'."""
+    digits = "".join(ch for ch in shown if ch.isdigit() or ch in ".,")
+    return Decimal(digits.replace(",", "."))

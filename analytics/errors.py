@@ -10,5 +10,7 @@ from httpkit.problems import Problem
 
 
 class InvalidFilter(Problem):
+    """A filter names an unknown store or an impossible date range."""
+
     status = 422
     title = "Invalid filter"

@@ -15,11 +15,15 @@ from httpkit.access import Forbidden, caller_of_kind
 
 
 class NotAnOwner(Forbidden):
+    """A till's key cannot read the figures; an owner's key does."""
+
     def __init__(self) -> None:
         super().__init__("a till's key records sales; the figures need an owner's key")
 
 
 class NotThisManagersStore(Forbidden):
+    """A store manager's key reads its own store only."""
+
     def __init__(self, owner: str, store: str) -> None:
         super().__init__(f"supermarket_id: {owner}'s key sees {store} only", supermarket_id=store)
 

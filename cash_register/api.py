@@ -124,6 +124,8 @@ async def till_screen() -> Response:
         200: {"headers": {"ETag": {"description": "The catalog's version.", "schema": {}}}},
         304: {"description": "The till's copy (If-None-Match) is current."},
         401: PROBLEM,
+        422: PROBLEM,
+        429: PROBLEM,
     },
 )
 async def catalog(

@@ -21,16 +21,22 @@ from shop.rules import MAX_ITEMS_PER_PURCHASE, SALE_KEY_RULE
 
 
 class InvalidPurchase(Problem):
+    """The purchase is refused as sent; nothing was stored."""
+
     status = 422
     title = "Invalid purchase"
 
 
 class EmptyBasket(InvalidPurchase):
+    """The basket has no items; a purchase needs at least one."""
+
     def __init__(self) -> None:
         super().__init__("items: the basket is empty; a purchase needs at least one item")
 
 
 class TooManyItems(InvalidPurchase):
+    """More items in one purchase than the till may send (`max_items`)."""
+
     def __init__(self, count: int) -> None:
         super().__init__(
             f"items: {count} items in one purchase; at most {MAX_ITEMS_PER_PURCHASE} are accepted",
@@ -39,6 +45,8 @@ class TooManyItems(InvalidPurchase):
 
 
 class UnknownSupermarket(InvalidPurchase):
+    """The purchase names a store the chain does not have."""
+
     def __init__(self, supermarket_id: str) -> None:
         super().__init__(
             f"supermarket_id: unknown supermarket {supermarket_id!r}",
@@ -47,6 +55,8 @@ class UnknownSupermarket(InvalidPurchase):
 
 
 class UnknownProduct(InvalidPurchase):
+    """Products not in the catalog, all named in `unknown_products`."""
+
     def __init__(self, names: list[str]) -> None:
         listed = ", ".join(repr(name) for name in names)
         super().__init__(
@@ -56,11 +66,15 @@ class UnknownProduct(InvalidPurchase):
 
 
 class BadIdempotencyKey(InvalidPurchase):
+    """The Idempotency-Key header breaks the rule for sale keys."""
+
     def __init__(self) -> None:
         super().__init__(f"Idempotency-Key: {SALE_KEY_RULE}")
 
 
 class IdempotencyKeyReused(InvalidPurchase):
+    """The till's key was claimed by a different purchase; a retry must repeat the request."""
+
     def __init__(self, key: str) -> None:
         super().__init__(
             f"Idempotency-Key: {key!r} was used for a different purchase; "
@@ -70,11 +84,15 @@ class IdempotencyKeyReused(InvalidPurchase):
 
 
 class OwnerCannotSell(Forbidden):
+    """An owner's key cannot record sales; a till's key does."""
+
     def __init__(self) -> None:
         super().__init__("an owner's key cannot record sales; the till's own key records them")
 
 
 class NotThisTillsStore(Forbidden):
+    """A till records sales for its own store only."""
+
     def __init__(self, till: str, store: str) -> None:
         super().__init__(
             f"supermarket_id: till {till} records sales for {store} only",

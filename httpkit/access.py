@@ -23,7 +23,7 @@ from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.access import AccessKeys, Credential, Kind
-from httpkit.problems import Problem, problem_response
+from httpkit.problems import Problem, ProblemType, problem_response, problem_type
 
 REALM = 'Bearer realm="supermarket"'
 # What anyone may fetch: the service's description and health, its API documentation, the
@@ -41,7 +41,7 @@ PUBLIC_PATHS = frozenset(
         "/sign-out",
     }
 )
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/problems/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -52,7 +52,7 @@ BEARER = Security(
 
 
 class Forbidden(Problem):
-    """A valid key that may not do this."""
+    """A valid key that may not do this: nothing was read or stored."""
 
     status = 403
     title = "Forbidden"
@@ -77,10 +77,29 @@ def caller_of_kind(kind: Kind, refusal: Callable[[], Forbidden]) -> Callable[[Re
     return caller
 
 
+AUTHENTICATION_REQUIRED = problem_type(
+    "authentication-required", 401, "Authentication required",
+    "No key, or a key that is unknown or revoked: send a live key as Authorization: Bearer.",
+)  # fmt: skip
+CSRF_TOKEN_MISSING = problem_type(
+    "csrf-token-missing", 403, "Forbidden",
+    "A request signed by a screen's session cookie that changes something must carry the "
+    "screen's X-CSRF-Token.",
+)  # fmt: skip
+TOO_MANY_REQUESTS = problem_type(
+    "too-many-requests", 429, "Too many requests",
+    "This till sent more than TILL_REQUESTS_PER_SECOND; retry after Retry-After seconds.",
+)  # fmt: skip
+UNSUPPORTED_MEDIA_TYPE = problem_type(
+    "unsupported-media-type", 415, "Unsupported media type",
+    "A request body must be JSON, sent with Content-Type: application/json.",
+)  # fmt: skip
+
+
 async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str, **headers: str
+    scope: Scope, receive: Receive, send: Send, kind: ProblemType, detail: str, **headers: str
 ) -> None:
-    await problem_response(status, title, detail, headers=headers or None)(scope, receive, send)
+    await problem_response(kind, detail, headers=headers or None)(scope, receive, send)
 
 
 class Authentication:
@@ -111,12 +130,12 @@ class Authentication:
         if not header and self.session_cookie is not None:
             refusal = _session_refusal(scope["method"], headers, self.session_cookie)
             if refusal is not None:
-                await _refuse(scope, receive, send, 403, "Forbidden", refusal)
+                await _refuse(scope, receive, send, CSRF_TOKEN_MISSING, refusal)
                 return
             scheme, key = "bearer", _cookies(headers).get(self.session_cookie, "")
         if scheme.lower() != "bearer" or not key.strip():
             await _refuse(
-                scope, receive, send, 401, "Authentication required",
+                scope, receive, send, AUTHENTICATION_REQUIRED,
                 "send the till's or owner's key as Authorization: Bearer <key>",
                 **{"WWW-Authenticate": REALM},
             )  # fmt: skip
@@ -124,7 +143,7 @@ class Authentication:
         credential = self.keys_of(scope).find(key.strip())
         if credential is None:
             await _refuse(
-                scope, receive, send, 401, "Authentication required",
+                scope, receive, send, AUTHENTICATION_REQUIRED,
                 "the key is unknown or revoked",
                 **{"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
             )  # fmt: skip
@@ -176,7 +195,7 @@ class TillRateLimit:
             wait = self._take(credential.name)
             if wait > 0:
                 await _refuse(
-                    scope, receive, send, 429, "Too many requests",
+                    scope, receive, send, TOO_MANY_REQUESTS,
                     f"till {credential.name} may send {self.per_second:g} requests per second "
                     f"(bursts to {self.burst:g})",
                     **{"Retry-After": str(math.ceil(wait))},
@@ -205,7 +224,7 @@ class JsonOnly:
             media = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
             if not (media == b"application/json" or media.endswith(b"+json")):
                 await _refuse(
-                    scope, receive, send, 415, "Unsupported media type",
+                    scope, receive, send, UNSUPPORTED_MEDIA_TYPE,
                     "the body must be JSON, sent with Content-Type: application/json",
                 )  # fmt: skip
                 return

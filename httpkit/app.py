@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Scope
 from db.access import AccessKeys
 from httpkit.access import Authentication, JsonOnly, TillRateLimit
 from httpkit.body_limit import BodyLimit
-from httpkit.docs import install_docs
+from httpkit.docs import install_docs, operation_id
 from httpkit.problems import install_problem_handlers
 from httpkit.request_ids import RequestIds
 from httpkit.screens import Screen, install_screen
@@ -77,6 +77,7 @@ def service_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of

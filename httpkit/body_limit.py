@@ -14,6 +14,8 @@ from httpkit.settings import http_settings
 
 
 class BodyTooLarge(Problem):
+    """The request body is larger than MAX_BODY_BYTES; nothing was read past the limit."""
+
     status = 413
     title = "Request body too large"
 
@@ -33,7 +35,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             error = BodyTooLarge(self.limit)
-            response = problem_response(error.status, error.title, error.detail, **error.extensions)
+            response = problem_response(error.kind, error.detail, **error.extensions)
             await response(scope, receive, send)
             return
         received = 0

@@ -9,12 +9,15 @@ the service shutting down.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -23,14 +26,62 @@ from httpkit.request_ids import current_request_id
 from httpkit.settings import http_settings
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM = {"description": "Problem details (application/problem+json)"}
+
+
+class ProblemDetails(BaseModel):
+    """Every error answer (RFC 9457, application/problem+json); some kinds add fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="The kind of error: GET it for its description.")
+    title: str
+    status: int
+    detail: str = Field(description="What is wrong with this request, in words.")
+    request_id: str | None = Field(default=None, description="The request's X-Request-ID.")
+
+
+PROBLEM: dict[str, Any] = {"model": ProblemDetails, "description": "Problem details"}
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of error (RFC 9457 `type`): its URI, status and title, and what it means.
+    The URI is relative to the service: GET /problems/<slug> describes it."""
+
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"{TYPE_PATH}{self.slug}"
+
+
+TYPE_PATH = "/problems/"
+PROBLEM_TYPES: dict[str, ProblemType] = {}
+
+
+def problem_type(slug: str, status: int, title: str, description: str) -> ProblemType:
+    """Declare a kind of error; every kind is listed at GET /problems/<slug>."""
+    kind = ProblemType(slug, status, title, " ".join(description.split()))
+    PROBLEM_TYPES[slug] = kind
+    return kind
 
 
 class Problem(Exception):
-    """A domain error with the HTTP status and title it is answered with."""
+    """A domain error with the HTTP status and title it is answered with. Each subclass is
+    its own kind of error, its type named after the class (UnknownProduct: unknown-product)
+    and described by its docstring."""
 
     status = 400
     title = "Bad request"
+    kind: ClassVar[ProblemType]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        slug = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+        cls.kind = problem_type(slug, cls.status, cls.title, cls.__doc__ or cls.title)
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -53,19 +104,42 @@ class ShuttingDown(Problem):
         )
 
 
+INVALID_REQUEST = problem_type(
+    "invalid-request", 422, "Invalid request",
+    "The request does not fit the API: each wrong field is named in `errors`.",
+)  # fmt: skip
+DATABASE_UNAVAILABLE = problem_type(
+    "database-unavailable", 503, "Database unavailable",
+    "The database could not serve the request now (`cause`: database_unreachable, "
+    "pool_exhausted or statement_timeout); nothing was stored. Retry after `Retry-After`.",
+)  # fmt: skip
+NOT_FOUND = problem_type("not-found", 404, "Not Found", "No such resource.")
+METHOD_NOT_ALLOWED = problem_type(
+    "method-not-allowed", 405, "Method Not Allowed", "The resource does not take this method."
+)
+HTTP_ERROR = problem_type("http-error", 400, "HTTP error", "A request the server cannot serve.")
+_BY_STATUS = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+
+
 def problem_response(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any
+    kind: ProblemType, detail: str, headers: dict[str, str] | None = None, **extensions: Any
 ) -> Response:
     """One problem-details answer; a 503 always says when to try again, and every one names
     the request it answers, so a till's report can be matched with our logs."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extensions}
+    body = {
+        "type": kind.uri,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": detail,
+        **extensions,
+    }
     request_id = current_request_id()
     if request_id is not None:
         body["request_id"] = request_id
-    if status == 503:
+    if kind.status == 503:
         headers = {"Retry-After": str(http_settings().retry_after_seconds), **(headers or {})}
     return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        orjson.dumps(body), status_code=kind.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
 
 
@@ -98,30 +172,26 @@ def describe(errors: list[dict[str, str]]) -> str:
 
 async def _on_domain_problem(_: Request, error: Exception) -> Response:
     assert isinstance(error, Problem)
-    return problem_response(error.status, error.title, error.detail, **error.extensions)
+    return problem_response(error.kind, error.detail, **error.extensions)
 
 
 async def _on_invalid_request(_: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = validation_errors(error.errors())
-    return problem_response(
-        422, "Invalid request", describe(errors) or "invalid request", errors=errors
-    )
+    return problem_response(INVALID_REQUEST, describe(errors) or "invalid request", errors=errors)
 
 
 async def _on_database_unavailable(_: Request, error: Exception) -> Response:
     assert isinstance(error, DatabaseUnavailable)
-    return problem_response(503, "Database unavailable", error.explanation, cause=error.cause)
+    return problem_response(DATABASE_UNAVAILABLE, error.explanation, cause=error.cause)
 
 
 async def _on_http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    return problem_response(
-        error.status_code,
-        str(error.detail),
-        str(error.detail),
-        headers=getattr(error, "headers", None),
+    kind = _BY_STATUS.get(error.status_code) or ProblemType(
+        HTTP_ERROR.slug, error.status_code, str(error.detail), HTTP_ERROR.description
     )
+    return problem_response(kind, str(error.detail), headers=getattr(error, "headers", None))
 
 
 _HANDLERS = (

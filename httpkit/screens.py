@@ -66,6 +66,8 @@ class Caller(BaseModel):
 
 
 class UnknownKey(Problem):
+    """The key given to sign in is unknown or revoked."""
+
     status = 401
     title = "Authentication required"
 
@@ -74,6 +76,8 @@ class UnknownKey(Problem):
 
 
 class WrongScreen(Forbidden):
+    """The key is of another kind than the screen's (a till's key at the dashboard)."""
+
     def __init__(self, kind: Kind, screen: str) -> None:
         super().__init__(f"a {kind}'s key does not sign in to the {screen}")
 
@@ -128,7 +132,7 @@ def session_router(screen: Screen) -> APIRouter:
             )  # fmt: skip
         return response
 
-    @router.post("/sign-out", operation_id="sign_out", status_code=204)
+    @router.post("/sign-out", operation_id="sign_out", status_code=204, responses={415: PROBLEM})
     async def sign_out() -> Response:
         """Forget the screen's session in this browser."""
         response = Response(status_code=204)
@@ -141,7 +145,7 @@ def session_router(screen: Screen) -> APIRouter:
         operation_id="who_is_signed_in",
         response_model=Caller,
         dependencies=[BEARER],
-        responses={401: PROBLEM},
+        responses={401: PROBLEM, 429: PROBLEM},
     )
     async def session(request: Request) -> dict[str, Any]:
         """The signed-in caller (or the bearer key's), for the screen to greet."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from cash_register.loyalty import LoyaltyCardSettings
 from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
 from db.migrate import apply_migrations, migration_files
@@ -21,6 +22,7 @@ from db.settings import (
 from httpkit.settings import HttpSettings
 from loader.settings import LoaderSettings
 from shop.rules import STORE_ID_PATTERN
+from shop.settings import ShopSettings
 from tests.conftest import ROOT
 
 POSTGRES_VARIABLES = (
@@ -161,6 +163,8 @@ def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
         HttpSettings,
         CashRegisterSettings,
         LoaderSettings,
+        LoyaltyCardSettings,
+        ShopSettings,
     ):
         for name in settings.model_fields:
             variable = name.upper()

@@ -39,6 +39,8 @@ PGBENCH_PARAMETERS = {
     "$8": "ARRAY[NULL::text]",  # not an offline sale
     "$9": "ARRAY[NULL::bytea]",
     "$10": "ARRAY['pgbench-till']",
+    "$11": "ARRAY[md5(random()::text)]",  # a request id, as every HTTP request has
+    "$12": "ARRAY[NULL::bytea]",  # no loyalty card, as in the wrk mix
 }
 PGBENCH_VARIABLES = """\\set store random(1, 3)
 \\set new random(1, 3)
@@ -50,7 +52,7 @@ PGBENCH_VARIABLES = """\\set store random(1, 3)
 def pgbench_script() -> str:
     """The cash register's own statement, one purchase per transaction."""
     statement = re.sub(
-        r"\$(?:10|[1-9])\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
+        r"\$(?:1[0-2]|[1-9])\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
     )
     return PGBENCH_VARIABLES + " ".join(statement.split()) + ";\n"
 

@@ -26,7 +26,7 @@
 #
 # Returns one row per purchase, in the order given: its id, time, customer, total, line
 # prices and whether it was stored.
-RECORD_PURCHASES = """
+RECORD_PURCHASES_WITH_CARDS = """
 WITH arrived AS (
     SELECT b.position::int AS position,
            b.supermarket_id,
@@ -153,3 +153,36 @@ GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.tota
 EXPIRE_IDEMPOTENCY_KEYS = """
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)
 """
+
+# The same statement for a batch in which no sale carries a loyalty card (nearly every batch):
+# no look-up or insert of cards at all, so a chain without cards pays nothing for them.
+RECORD_PURCHASES = RECORD_PURCHASES_WITH_CARDS.replace(
+    """known_card AS (
+    SELECT card_hash, customer_id FROM loyalty_cards
+    WHERE card_hash IN (SELECT card_hash FROM arrived)
+),
+new_card AS (
+    INSERT INTO loyalty_cards (card_hash, customer_id)
+    SELECT DISTINCT ON (card_hash) card_hash, customer_id
+    FROM arrived
+    WHERE card_hash IS NOT NULL AND card_hash NOT IN (SELECT card_hash FROM known_card)
+    ORDER BY card_hash, position
+    ON CONFLICT (card_hash) DO UPDATE SET card_hash = EXCLUDED.card_hash
+    RETURNING card_hash, customer_id
+),
+basket AS (
+    SELECT a.position, a.supermarket_id,
+           coalesce(k.customer_id, n.customer_id, a.customer_id) AS customer_id,
+           a.purchased_at, a.till_id, a.request_id, a.purchase_id
+    FROM arrived a
+    LEFT JOIN known_card k ON k.card_hash = a.card_hash
+    LEFT JOIN new_card n ON n.card_hash = a.card_hash
+),
+""",
+    """basket AS (
+    SELECT position, supermarket_id, customer_id, purchased_at, till_id, request_id, purchase_id
+    FROM arrived
+),
+""",
+)
+assert RECORD_PURCHASES != RECORD_PURCHASES_WITH_CARDS

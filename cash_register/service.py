@@ -156,7 +156,12 @@ async def record_purchases(
     arguments = _statement_arguments(baskets)
     try:
         async with pooled_connection(pool) as connection:
-            rows = await connection.fetch(queries.RECORD_PURCHASES, *arguments)
+            statement = (
+                queries.RECORD_PURCHASES_WITH_CARDS
+                if any(b.card_hash for b in baskets)
+                else queries.RECORD_PURCHASES
+            )
+            rows = await connection.fetch(statement, *arguments)
             taken = [b for b, row in zip(baskets, rows, strict=True) if not row["stored"]]
             originals = iter(await _originals(connection, taken) if taken else [])
     except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:

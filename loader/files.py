@@ -7,11 +7,14 @@ with or without a UTF-8 BOM, and the bytes are streamed with a progress display.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+
+from loader.progress import every_seconds
 
 CHUNK_BYTES = 1 << 20
 BOM = b"\xef\xbb\xbf"
@@ -62,6 +65,9 @@ class Progress:
         self.done = 0
         self.shown = -1
         self.live = sys.stdout.isatty()
+        self.started = time.monotonic()
+        self.last_line = self.started
+        self.every = every_seconds()
 
     def advance(self, count: int) -> None:
         self.done += count
@@ -69,6 +75,20 @@ class Progress:
         if self.live and percent != self.shown:
             self.shown = percent
             print(f"\r  reading {self.name}: {percent:3d}%", end="", flush=True)
+        elif not self.live and time.monotonic() - self.last_line >= self.every:
+            self._line()
+
+    def _line(self) -> None:
+        """Where no terminal shows the percentage: bytes read, rate and time left."""
+        now = time.monotonic()
+        self.last_line = now
+        rate = self.done / max(now - self.started, 1e-9)
+        left = (self.total - self.done) / rate if rate else 0.0
+        print(
+            f"  reading {self.name}: {self.done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB "
+            f"({rate / 1e6:,.1f} MB/s, about {left:,.0f} s left)",
+            flush=True,
+        )
 
     def finish(self) -> None:
         if self.live:

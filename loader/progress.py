@@ -3,15 +3,32 @@ reading Docker logs sees the import move (rows done, rate, time left)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 
-EVERY_SECONDS = 5.0
+from loader.settings import loader_settings
+
+
+def every_seconds() -> float:
+    """How often a progress line is due (LOADER_PROGRESS_EVERY_SECONDS, default 5)."""
+    return loader_settings().loader_progress_every_seconds
+
+
+async def still_running(phase: str, started: float) -> None:
+    """Until cancelled, when the output is not a terminal: a line every `every_seconds` that
+    the phase (one SQL statement: no rows to count) is still running."""
+    if sys.stdout.isatty():
+        return
+    while True:
+        await asyncio.sleep(every_seconds())
+        print(f"\n    still {phase}: {time.perf_counter() - started:,.0f} s", end="", flush=True)
 
 
 class StoringProgress:
-    def __init__(self, total: int, every_seconds: float = EVERY_SECONDS) -> None:
+    def __init__(self, total: int) -> None:
         self.total = total
-        self.every_seconds = every_seconds
+        self.every_seconds = every_seconds()
         self.started = time.monotonic()
         self.last_shown = self.started
         self.shown_any = False

@@ -12,10 +12,11 @@ import has stored whole purchases; running it again stores the rest (import keys
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from db.locks import AdvisoryLock
 from db.partitions import create_months
 from loader import queries
 from loader.files import CHAIN_FILES, ChainFile, copy_into_staging, header_problem
-from loader.progress import StoringProgress
+from loader.progress import StoringProgress, still_running
 from loader.settings import LoaderSettings, loader_settings
 from shop.rules import MAX_ITEMS_PER_PURCHASE, STORE_ID_PATTERN
 
@@ -38,12 +39,18 @@ MAX_PROBLEMS = 10_000
 MAX_WARNINGS = 10_000
 
 
-@contextmanager
-def _phase(name: str) -> Iterator[None]:
-    """Say what the loader is doing and how long it took: the progress of the SQL phases."""
+@asynccontextmanager
+async def _phase(name: str) -> AsyncIterator[None]:
+    """Say what the loader is doing and how long it took: the progress of the SQL phases.
+    Where nobody watches a terminal (Docker logs), a line at least every EVERY_SECONDS says
+    the phase is still running, so a long check never looks like a hang."""
     print(f"  {name} …", end="", flush=True)
     started = time.perf_counter()
-    yield
+    heartbeat = asyncio.create_task(still_running(name, started))
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
     print(f" {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -115,20 +122,20 @@ async def _check(
     for chain_file in CHAIN_FILES:
         await _copy(connection, data_dir, chain_file)
     await _refuse_problems(connection, queries.CATALOG_PROBLEMS, STORE_ID_PATTERN)
-    with _phase("splitting baskets"):
+    async with _phase("splitting baskets"):
         await connection.execute(queries.BASKET_LINES)
         await connection.execute(queries.BASKETS, MAX_ITEMS_PER_PURCHASE)
         await connection.execute(queries.ANALYZE_BASKETS)
-    with _phase("checking and keying purchases"):
+    async with _phase("checking and keying purchases"):
         await _key_purchases(connection, settings.loader_chunk_purchases or ONE_CHUNK)
     report = LoadReport(
         supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
         products=await connection.fetchval("SELECT count(*) FROM staged_product"),
         purchases_read=await connection.fetchval("SELECT count(*) FROM load_purchase"),
     )
-    with _phase("finding repeated rows"):
+    async with _phase("finding repeated rows"):
         report.warnings += await _drop_repeats(connection)
-    with _phase("comparing totals with the catalog"):
+    async with _phase("comparing totals with the catalog"):
         report.warnings += await _totals_off_catalog(connection)
     return report
 
@@ -218,7 +225,7 @@ async def _store(
     # One transaction for the whole file folds customers in it, as tills do; chunks defer.
     defer = "on" if settings.loader_chunk_purchases else "off"
     progress = StoringProgress(report.purchases_read)
-    with _phase("storing purchases, lines, aggregates and rollups"):
+    async with _phase("storing purchases, lines, aggregates and rollups"):
         for chunk in range(report.chunks):
             async with connection.transaction():
                 await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), defer)
@@ -226,7 +233,7 @@ async def _store(
             report.purchases_stored += stored["purchases"]
             report.lines_stored += stored["lines"]
             progress.advance(chunk + 1, report.chunks)
-    with _phase("folding customers' visits"):
+    async with _phase("folding customers' visits"):
         await _fold_waiting_visits(connection)
 
 

@@ -18,6 +18,8 @@ class LoaderSettings(SecretFiles):
     loader_chunk_purchases: int = Field(default=50_000, ge=0)
     # Memory for the checking queries' sorts and hashes (a million rows stay in memory).
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
+    # Where the output is not a terminal (Docker logs): a progress line at least this often.
+    loader_progress_every_seconds: float = Field(default=5.0, gt=0, le=60)
     # The services' roles' passwords, set by the loader (as the owner) when given.
     cash_register_db_password: SecretStr | None = None
     cash_register_db_password_file: Path | None = None

@@ -3,6 +3,7 @@ every LOADER_PROGRESS_EVERY_SECONDS: the phase, rows done, rate and time left.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -24,7 +25,8 @@ async def test_the_loader_reports_progress_when_its_output_is_not_a_terminal(
 ) -> None:
     generate(tmp_path, purchases=20_000, days=60, end=datetime(2026, 6, 30, tzinfo=UTC))
     started = time.monotonic()
-    loaded = subprocess.run(
+    loaded = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "loader", "--data-dir", str(tmp_path)],
         cwd=ROOT,
         env={

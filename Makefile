@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test chromium screenshots demo bench lock secrets clean
+.PHONY: install lint format test test-tools screenshots demo bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -21,15 +21,17 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The screens' tests drive Debian's Chromium (installed here when missing, as bench installs wrk).
-test: lint chromium
+# The screens' tests drive Debian's Chromium, and promtool (Debian's prometheus) checks the
+# metrics and alert rules: installed here when missing, as bench installs wrk.
+test: lint test-tools
 	$(BIN)/python -m pytest
 
-chromium:
-	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+test-tools:
+	command -v chromium >/dev/null && command -v promtool >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium prometheus; }
 
 # The README's pictures of the two screens, made by the browser tests on this machine.
-screenshots: install chromium
+screenshots: install test-tools
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/screens -q
 
 demo: install
@@ -48,7 +50,7 @@ lock: install
 			--python-platform x86_64-unknown-linux-gnu $$name.in -o $$name.txt; done
 
 # docker compose reads its passwords and keys from files in secrets/ (git-ignored): made here when missing.
-SECRETS := postgres_password cash_register_db_password analytics_db_password loyalty_card_key
+SECRETS := postgres_password cash_register_db_password analytics_db_password loyalty_card_key metrics_key
 secrets:
 	@mkdir -p secrets
 	@for name in $(SECRETS); do [ -s secrets/$$name ] || \

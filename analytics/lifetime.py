@@ -7,13 +7,14 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.settings import DatabaseSettings
 from httpkit.app import Part
+from httpkit.observing import ready_when
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,22 @@ class Analytics:
             chores=(keys_last_used(keys, database.keys_last_used_every_seconds),),
         )
 
+    async def readiness(self) -> list[str]:
+        """Why this worker should get no traffic now (empty: ready)."""
+        return await ready_when(self.pool, {"catalog": self.catalog, "keys": self.keys}, False)
+
     def parts(self) -> tuple[Part, ...]:
         return (self.catalog, self.keys, *self.chores)
 
     @property
     def stores(self) -> frozenset[str]:
         return self.catalog.current.supermarkets
+
+
+async def readiness(request: Request) -> list[str]:
+    """/readyz of the analytics: not ready until its lifespan has built it."""
+    held = getattr(request.app.state, "analytics", None)
+    return await held.readiness() if isinstance(held, Analytics) else ["starting"]
 
 
 def analytics_of(connection: HTTPConnection) -> Analytics:

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analytics.api import SCREEN_FILES, router
-from analytics.lifetime import Analytics
+from analytics.lifetime import Analytics, readiness
 from db.pool import create_pool
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
+from httpkit.observing import watch_the_database
 from httpkit.screens import Screen
+from telemetry.metrics import instruments
 
 
 @asynccontextmanager
@@ -22,6 +24,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await create_pool(settings)
     try:
         held = Analytics.build(settings, pool)
+        watch_the_database(instruments(), held.catalog, held.keys)
         async with running(*held.parts()):
             app.state.analytics = held
             yield
@@ -31,11 +34,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     return service_app(
+        service="analytics",
         title="Supermarket analytics",
         description="What the sales say: customers, loyalty and best sellers.",
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.analytics.keys,
+        readiness=readiness,
         screen=Screen(kind="owner", name="dashboard", cookie="owner_session", files=SCREEN_FILES),
     )
 

@@ -119,6 +119,8 @@ def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[s
         "--port",
         str(port),
         "--no-access-log",
+        "--log-config",
+        "telemetry/uvicorn-logging.json",
         "--workers",
         str(workers),
     ]

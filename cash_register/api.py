@@ -33,10 +33,11 @@ from cash_register.service import (
 from db.access import Credential
 from db.health import check_database
 from httpkit.access import BEARER, caller_of_kind, credential_of
-from httpkit.problems import PROBLEM
+from httpkit.problems import INVALID_REQUEST, PROBLEM, Problem
 from httpkit.request_ids import current_request_id
 from httpkit.screens import page, wants_html
 from shop.rules import SALE_KEY_RULE, SaleKey
+from telemetry.metrics import instruments
 
 router = APIRouter()
 
@@ -153,7 +154,29 @@ async def record_sale(
     held: CashRegister, credential: Credential, purchase: PurchaseRequest, key: str | None
 ) -> Response:
     """Record one sale and answer with its receipt once its batch has committed: the one
-    handler of POST /purchase, whether the checkout lane or the route below receives it."""
+    handler of POST /purchase, whether the checkout lane or the route below receives it.
+    Counted in the metrics: created, replayed, or rejected with its problem type."""
+    try:
+        recorded = await _record(held, credential, purchase, key)
+    except Problem as refused:
+        _count_rejected(refused.kind.slug)
+        raise
+    instruments().purchases.labels("live", "replayed" if recorded.replayed else "created").inc()
+    response = _json(receipt(recorded), status=201)
+    if recorded.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _count_rejected(reason: str) -> None:
+    metrics = instruments()
+    metrics.purchases.labels("live", "rejected").inc()
+    metrics.rejections.labels("live", reason).inc()
+
+
+async def _record(
+    held: CashRegister, credential: Credential, purchase: PurchaseRequest, key: str | None
+) -> RecordedPurchase:
     till = selling_till(credential, purchase.supermarket_id)
     basket = make_basket(
         held.catalog.current,
@@ -165,11 +188,7 @@ async def record_sale(
     basket = replace(basket, till_id=till, request_id=current_request_id())
     if key is not None:
         basket = with_idempotency_key(basket, checked_idempotency_key(key), purchase)
-    recorded = await held.batcher.record(basket)
-    response = _json(receipt(recorded), status=201)
-    if recorded.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return await held.batcher.record(basket)
 
 
 async def checkout(request: Request) -> Response:
@@ -179,6 +198,7 @@ async def checkout(request: Request) -> Response:
     try:
         purchase = PurchaseRequest.model_validate_json(await request.body())
     except ValidationError as error:
+        _count_rejected(INVALID_REQUEST.slug)
         raise RequestValidationError(error.errors(include_url=False)) from None
     key = request.headers.get(IDEMPOTENCY_KEY)
     return await record_sale(cash_register_of(request), credential_of(request.scope), purchase, key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -20,6 +21,7 @@ import asyncpg
 from cash_register.errors import InvalidPurchase
 from cash_register.service import Basket, RecordedPurchase, record_purchases
 from httpkit.problems import ShuttingDown
+from telemetry.metrics import instruments
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,13 @@ class PurchaseBatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._closing = False
         self.stats = BatchStats()
+        self._metrics = instruments()
         self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        """Stopping: taking no new purchases."""
+        return self._closing
 
     async def start(self) -> None:
         """Begin gathering purchases into batches."""
@@ -98,7 +106,9 @@ class PurchaseBatcher:
             if not self._closing and len(self._waiting) < self._limits.max_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._limits.max_wait_seconds)
+            asked = time.perf_counter()
             await self._slots.acquire()
+            self._metrics.batch_slot_wait.observe(time.perf_counter() - asked)
             batch = self._waiting[: self._limits.max_size]
             del self._waiting[: self._limits.max_size]
             if len(self._waiting) < self._limits.max_size and not self._closing:
@@ -128,6 +138,7 @@ class PurchaseBatcher:
             for item in batch:
                 _answer_error(item, error)
             return
+        self._metrics.batch_size.observe(len(batch))
         self.stats.batches += 1
         self.stats.purchases += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))

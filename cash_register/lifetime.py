@@ -7,7 +7,7 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from cash_register.batcher import PurchaseBatcher
 from cash_register.key_expiry import key_expiry
@@ -20,6 +20,7 @@ from db.chores import PeriodicChore
 from db.partitions import month_keeper
 from db.settings import DatabaseSettings
 from httpkit.app import Part
+from httpkit.observing import ready_when
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,22 @@ class CashRegister:
             ),
         )
 
+    async def readiness(self) -> list[str]:
+        """Why this worker should get no traffic now (empty: ready)."""
+        return await ready_when(
+            self.pool, {"catalog": self.catalog, "keys": self.keys}, self.batcher.closing
+        )
+
     def parts(self) -> tuple[Part, ...]:
         """In start order; they stop in reverse, so the batcher commits what it has taken
         while the catalog and the pool are still there."""
         return (self.catalog, self.keys, *self.chores, self.batcher)
+
+
+async def readiness(request: Request) -> list[str]:
+    """/readyz of the cash register: not ready until its lifespan has built it."""
+    held = getattr(request.app.state, "cash_register", None)
+    return await held.readiness() if isinstance(held, CashRegister) else ["starting"]
 
 
 def cash_register_of(connection: HTTPConnection) -> CashRegister:

@@ -9,13 +9,15 @@ from fastapi import FastAPI
 
 from cash_register.api import SCREEN_FILES, router
 from cash_register.checkout_lane import CheckoutLane
-from cash_register.lifetime import CashRegister
+from cash_register.lifetime import CashRegister, readiness
 from cash_register.loyalty import LoyaltyCards
 from cash_register.settings import cash_register_settings
 from db.pool import create_pool
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
+from httpkit.observing import watch_the_database
 from httpkit.screens import Screen
+from telemetry.metrics import instruments
 
 
 @asynccontextmanager
@@ -27,6 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await create_pool(settings)
     try:
         held = CashRegister.build(settings, cash_register_settings(), pool, cards)
+        watch_the_database(instruments(), held.catalog, held.keys)
         async with running(*held.parts()):
             app.state.cash_register = held
             yield
@@ -36,11 +39,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     return service_app(
+        service="cash-register",
         title="Cash register",
         description="Records supermarket purchases from the tills.",
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.cash_register.keys,
+        readiness=readiness,
         screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
         lanes=[CheckoutLane],
         till_requests_per_second=cash_register_settings().till_requests_per_second,

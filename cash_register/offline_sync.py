@@ -19,6 +19,7 @@ from cash_register.models import OfflinePurchase, RejectedSale, UploadOutcome, U
 from cash_register.service import Basket, as_offline_sale, make_basket
 from db.access import Credential
 from httpkit.request_ids import current_request_id
+from telemetry.metrics import instruments
 
 
 class SaleRejected(Exception):
@@ -81,6 +82,16 @@ async def _store(held: CashRegister, basket: Basket) -> UploadOutcome:
     )
 
 
+def _count(outcomes: list[UploadOutcome]) -> None:
+    """The metrics: each uploaded sale created, replayed (a duplicate) or rejected."""
+    metrics = instruments()
+    for outcome in outcomes:
+        status = "replayed" if outcome.status == "duplicate" else outcome.status
+        metrics.purchases.labels("offline", status).inc()
+        if status == "rejected":
+            metrics.rejections.labels("offline", "invalid-sale").inc()
+
+
 def _rejected(client_purchase_id: str | None, reason: str) -> UploadOutcome:
     return UploadOutcome(client_purchase_id=client_purchase_id, status="rejected", reason=reason)
 
@@ -102,6 +113,7 @@ async def upload(
             continue
         pending.append(asyncio.create_task(_store(held, basket)))
     outcomes = [item if isinstance(item, UploadOutcome) else await item for item in pending]
+    _count(outcomes)
     return UploadResult(
         created=sum(o.status == "created" for o in outcomes),
         duplicates=sum(o.status == "duplicate" for o in outcomes),

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
@@ -96,6 +97,23 @@ async def connect(settings: DatabaseSettings) -> asyncpg.Connection:
     )
 
 
+def _ignore(_: float) -> None:
+    return None
+
+
+@dataclass
+class PoolWatch:
+    """What a service wants told about its requests' connections (its metrics): how long each
+    waited for one, and how many are in use (+1 taken, -1 given back). Nothing by default, so
+    the loader and admin, which have no metrics, pay nothing."""
+
+    waited: Callable[[float], None] = _ignore
+    in_use: Callable[[float], None] = _ignore
+
+
+pool_watch = PoolWatch()
+
+
 @asynccontextmanager
 async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection from the pool, for one request's work; every failure says its cause.
@@ -107,6 +125,7 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     """
     settings = database_tuning()
     wait = settings.db_pool_acquire_timeout_seconds
+    asked = time.perf_counter()
     try:
         connection = await pool.acquire(timeout=wait)
     except TimeoutError as error:
@@ -115,6 +134,8 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
         raise DatabaseUnreachable(f"PostgreSQL did not accept a connection: {error}") from error
     except CONNECTION_ERRORS as error:
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
+    pool_watch.waited(time.perf_counter() - asked)
+    pool_watch.in_use(1)
     try:
         yield connection
     except (TimeoutError, asyncpg.QueryCanceledError) as error:
@@ -122,5 +143,6 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     except CONNECTION_ERRORS as error:
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     finally:
+        pool_watch.in_use(-1)
         with contextlib.suppress(*CONNECTION_ERRORS):
             await pool.release(connection)

@@ -40,12 +40,16 @@ class NotifiedSnapshot(Generic[Held]):
         self._channel = channel
         self._read = read
         self.current = empty
+        self.loaded = False  # read at least once (the services' /readyz asks)
+        # Told of each read after a change notice (a service's metrics); nothing by default.
+        self.on_reload: Callable[[], None] = lambda: None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
     async def start(self) -> None:
         """Read now, then follow the changes in the background."""
         self.current = await self._read(self._pool)
+        self.loaded = True
         self._task = asyncio.create_task(self._follow(), name=f"{self._channel}-watcher")
 
     async def stop(self) -> None:
@@ -57,6 +61,7 @@ class NotifiedSnapshot(Generic[Held]):
     async def refresh(self) -> None:
         """Read again now (also after a notice)."""
         self.current = await self._read(self._pool)
+        self.on_reload()
 
     async def _follow(self) -> None:
         while True:

@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.access import AccessKeys, Credential, Kind
 from httpkit.problems import Problem, ProblemType, problem_response, problem_type
+from telemetry import context
+from telemetry.metrics import instruments
 
 REALM = 'Bearer realm="supermarket"'
 # What anyone may fetch: the service's description and health, its API documentation, the
@@ -39,6 +41,9 @@ PUBLIC_PATHS = frozenset(
         "/dashboard",
         "/sign-in",
         "/sign-out",
+        "/livez",
+        "/readyz",
+        "/metrics",
     }
 )
 PUBLIC_PREFIXES = ("/static/", "/problems/")
@@ -119,6 +124,7 @@ class Authentication:
         self.keys_of = keys_of
         self.session_cookie = session_cookie
         self.public = public
+        self.failures = instruments().authentication_failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _is_public(scope["path"], self.public):
@@ -130,10 +136,12 @@ class Authentication:
         if not header and self.session_cookie is not None:
             refusal = _session_refusal(scope["method"], headers, self.session_cookie)
             if refusal is not None:
+                self.failures.labels("csrf_token_missing").inc()
                 await _refuse(scope, receive, send, CSRF_TOKEN_MISSING, refusal)
                 return
             scheme, key = "bearer", _cookies(headers).get(self.session_cookie, "")
         if scheme.lower() != "bearer" or not key.strip():
+            self.failures.labels("no_key").inc()
             await _refuse(
                 scope, receive, send, AUTHENTICATION_REQUIRED,
                 "send the till's or owner's key as Authorization: Bearer <key>",
@@ -142,6 +150,7 @@ class Authentication:
             return
         credential = self.keys_of(scope).find(key.strip())
         if credential is None:
+            self.failures.labels("unknown_or_revoked_key").inc()
             await _refuse(
                 scope, receive, send, AUTHENTICATION_REQUIRED,
                 "the key is unknown or revoked",
@@ -149,6 +158,9 @@ class Authentication:
             )  # fmt: skip
             return
         scope["credential"] = credential
+        serving = context.current.get()
+        if serving is not None:
+            serving.caller = credential.name
         await self.app(scope, receive, send)
 
 
@@ -188,12 +200,14 @@ class TillRateLimit:
         self.per_second = per_second
         self.burst = 2 * per_second
         self._buckets: dict[str, _Bucket] = {}
+        self.refused = instruments().rate_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         credential = scope.get("credential")
         if isinstance(credential, Credential) and credential.kind == "till":
             wait = self._take(credential.name)
             if wait > 0:
+                self.refused.labels(credential.name).inc()
                 await _refuse(
                     scope, receive, send, TOO_MANY_REQUESTS,
                     f"till {credential.name} may send {self.per_second:g} requests per second "

@@ -22,9 +22,12 @@ from db.access import AccessKeys
 from httpkit.access import Authentication, JsonOnly, TillRateLimit
 from httpkit.body_limit import BodyLimit
 from httpkit.docs import install_docs, operation_id
+from httpkit.observing import Observing, Readiness, operations_router
 from httpkit.problems import install_problem_handlers
 from httpkit.request_ids import RequestIds
 from httpkit.screens import Screen, install_screen
+from telemetry.logs import configure_logging
+from telemetry.metrics import instruments, worker_stopped
 
 Lane = Callable[[ASGIApp], ASGIApp]
 
@@ -46,6 +49,7 @@ async def running(*parts: Part) -> AsyncIterator[None]:
     request would otherwise wait through now and then.
     """
     async with AsyncExitStack() as stack:
+        stack.callback(worker_stopped)
         for part in parts:
             await part.start()
             stack.push_async_callback(part.stop)
@@ -56,20 +60,26 @@ async def running(*parts: Part) -> AsyncIterator[None]:
 
 def service_app(
     *,
+    service: str,
     title: str,
     description: str,
     lifespan: Callable[[FastAPI], Any],
     router: APIRouter,
     keys_of: Callable[[Scope], AccessKeys],
     screen: Screen,
+    readiness: Readiness,
     lanes: Sequence[Lane] = (),
     till_requests_per_second: float = 0,
 ) -> FastAPI:
     """A service's FastAPI app with our error answers, middleware and lanes in their places.
 
-    From the outside in: request ids, the body limit, authentication, the tills' rate limit
-    (0: none), JSON-only bodies, FastAPI's exception handlers, then the lanes and the router.
+    From the outside in: request ids, metrics and the access log, the body limit,
+    authentication, the tills' rate limit (0: none), JSON-only bodies, FastAPI's exception
+    handlers, then the lanes and the router. Logging is set up and the metrics named here,
+    first, before any request or part can write either.
     """
+    configure_logging()
+    instruments(service)
     app = FastAPI(
         title=title,
         description=description,
@@ -82,6 +92,7 @@ def service_app(
     install_problem_handlers(app)
     app.state.keys_of = keys_of
     app.include_router(router)
+    app.include_router(operations_router(readiness))
     install_docs(app)  # before the screen's /static, which would take /static/docs too
     install_screen(app, screen)
     for lane in lanes:
@@ -91,5 +102,6 @@ def service_app(
         app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
     app.add_middleware(Authentication, keys_of=keys_of, session_cookie=screen.cookie)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Observing)
     app.add_middleware(RequestIds)
     return app

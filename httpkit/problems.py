@@ -24,6 +24,7 @@ from starlette.responses import Response
 from db.errors import DatabaseUnavailable
 from httpkit.request_ids import current_request_id
 from httpkit.settings import http_settings
+from telemetry.metrics import instruments
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -137,6 +138,7 @@ def problem_response(
     if request_id is not None:
         body["request_id"] = request_id
     if kind.status == 503:
+        instruments().unavailable.labels(str(extensions.get("cause", kind.slug))).inc()
         headers = {"Retry-After": str(http_settings().retry_after_seconds), **(headers or {})}
     return Response(
         orjson.dumps(body), status_code=kind.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from telemetry.context import RequestContext, current
 
 HEADER = "X-Request-ID"
 _HEADER_BYTES = HEADER.lower().encode()
@@ -21,12 +22,11 @@ _HEADER_BYTES = HEADER.lower().encode()
 # a client's free text (no newlines, quotes or control characters).
 _SANE = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
-_current: ContextVar[str | None] = ContextVar("request_id", default=None)
-
 
 def current_request_id() -> str | None:
     """The id of the request being served by this task, if any."""
-    return _current.get()
+    serving = current.get()
+    return serving.request_id if serving is not None else None
 
 
 def _id_from(scope: Scope) -> str:
@@ -49,7 +49,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         request_id = _id_from(scope)
-        token = _current.set(request_id)
+        token = current.set(RequestContext(request_id, scope["method"], scope["path"]))
         echoed = (_HEADER_BYTES, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
@@ -60,4 +60,4 @@ class RequestIds:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _current.reset(token)
+            current.reset(token)

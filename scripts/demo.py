@@ -93,7 +93,19 @@ def _loyalty_card_key() -> dict[str, str]:
 
 def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--no-access-log",
+            "--log-config",
+            "telemetry/uvicorn-logging.json",
+        ],
         cwd=ROOT,
         env=env,
     )

@@ -71,6 +71,11 @@ async def test_outage_is_a_503_and_the_service_recovers_by_itself(
             assert int(response.headers["retry-after"]) > 0
             assert response.json()["cause"] == "database_unreachable"
         assert (await post(client, "/health")).status_code == 503
+        # The probes: alive (do not restart it), not ready (send the tills elsewhere).
+        assert (await post(client, "/livez")).status_code == 200
+        not_ready = await post(client, "/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["reasons"][0].startswith("database:")
 
         own_postgres.start()
         back = time.monotonic()
@@ -78,6 +83,7 @@ async def test_outage_is_a_503_and_the_service_recovers_by_itself(
             assert time.monotonic() - back < RECOVERY_SECONDS, "no recovery within 5 s"
             await asyncio.sleep(0.1)
         assert (await post(client, "/health")).status_code == 200
+        assert (await post(client, "/readyz")).json() == {"status": "ready"}
 
     connection = await asyncpg.connect(own_postgres.url())
     stored = await connection.fetchval("SELECT count(*) FROM purchases")

@@ -23,6 +23,7 @@ from httpkit.settings import HttpSettings
 from loader.settings import LoaderSettings
 from shop.rules import STORE_ID_PATTERN
 from shop.settings import ShopSettings
+from telemetry.settings import TelemetrySettings
 from tests.conftest import ROOT
 
 POSTGRES_VARIABLES = (
@@ -165,6 +166,7 @@ def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
         LoaderSettings,
         LoyaltyCardSettings,
         ShopSettings,
+        TelemetrySettings,
     ):
         for name in settings.model_fields:
             variable = name.upper()

@@ -106,7 +106,8 @@ def test_start_order_and_health() -> None:
         service = services[name]
         assert service["depends_on"]["loader"]["condition"] == "service_completed_successfully"
         assert f"{port}:{port}" in service["ports"]
-        assert f"{port}/health" in " ".join(service["healthcheck"]["test"])
+        # Readiness, not liveness: the services take traffic once they can serve it.
+        assert f"{port}/readyz" in " ".join(service["healthcheck"]["test"])
     assert "ports" not in db, "PostgreSQL is not published on the host by default"
     opt_in = yaml.safe_load((ROOT / "docker-compose.db-port.yml").read_text())
     assert opt_in["services"]["db"]["ports"] == ["127.0.0.1:${DB_HOST_PORT:-5432}:5432"]

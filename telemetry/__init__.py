@@ -1,0 +1,1 @@
+"""What the services tell the people who run them: structured logs, metrics, request context."""

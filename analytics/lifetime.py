@@ -14,7 +14,7 @@ from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.settings import DatabaseSettings
 from httpkit.app import Part
-from httpkit.observing import ready_when
+from httpkit.observing import pool_in_use, ready_when
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Analytics:
             pool=pool,
             catalog=CatalogWatcher(database, pool),
             keys=keys,
-            chores=(keys_last_used(keys, database.keys_last_used_every_seconds),),
+            chores=(pool_in_use(pool), keys_last_used(keys, database.keys_last_used_every_seconds)),
         )
 
     async def readiness(self) -> list[str]:

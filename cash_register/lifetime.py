@@ -20,7 +20,7 @@ from db.chores import PeriodicChore
 from db.partitions import month_keeper
 from db.settings import DatabaseSettings
 from httpkit.app import Part
-from httpkit.observing import ready_when
+from httpkit.observing import pool_in_use, ready_when
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class CashRegister:
             cards=cards,
             price_lists=PriceLists(),
             chores=(
+                pool_in_use(pool),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
                 month_keeper(pool, own.month_keeper_every_hours * 3600),
                 key_expiry(

@@ -104,11 +104,10 @@ def _ignore(_: float) -> None:
 @dataclass
 class PoolWatch:
     """What a service wants told about its requests' connections (its metrics): how long each
-    waited for one, and how many are in use (+1 taken, -1 given back). Nothing by default, so
-    the loader and admin, which have no metrics, pay nothing."""
+    waited for one. Nothing by default, so the loader and admin, which have no metrics, pay
+    nothing."""
 
     waited: Callable[[float], None] = _ignore
-    in_use: Callable[[float], None] = _ignore
 
 
 pool_watch = PoolWatch()
@@ -135,7 +134,6 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     except CONNECTION_ERRORS as error:
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     pool_watch.waited(time.perf_counter() - asked)
-    pool_watch.in_use(1)
     try:
         yield connection
     except (TimeoutError, asyncpg.QueryCanceledError) as error:
@@ -143,6 +141,5 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     except CONNECTION_ERRORS as error:
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     finally:
-        pool_watch.in_use(-1)
         with contextlib.suppress(*CONNECTION_ERRORS):
             await pool.release(connection)

@@ -21,12 +21,13 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.chores import PeriodicChore
 from db.errors import DatabaseUnavailable
 from db.health import check_database
 from db.pool import pool_watch
 from db.snapshot import NotifiedSnapshot
 from httpkit.problems import PROBLEM, Problem
-from telemetry.logs import ACCESS
+from telemetry.logs import access_line
 from telemetry.metrics import Instruments, exposition, instruments
 from telemetry.settings import telemetry_settings
 
@@ -52,9 +53,19 @@ async def ready_when(
 def watch_the_database(metrics: Instruments, *snapshots: NotifiedSnapshot[Any]) -> None:
     """Feed the pool's waits and use, and each snapshot's reloads, to the metrics."""
     pool_watch.waited = metrics.pool_wait.observe
-    pool_watch.in_use = metrics.pool_in_use.inc
     for snapshot in snapshots:
         snapshot.on_reload = metrics.catalog_reloads.inc
+
+
+def pool_in_use(pool: asyncpg.Pool, every_seconds: float = 1.0) -> PeriodicChore:
+    """The pool's connections in use, sampled every second (a gauge set on each request
+    would cost two writes per request for a figure nobody reads more often)."""
+    gauge = instruments().pool_in_use
+
+    async def sample() -> None:
+        gauge.set(pool.get_size() - pool.get_idle_size())
+
+    return PeriodicChore("pool-in-use", every_seconds, sample)
 
 
 def route_of(scope: Scope) -> str:
@@ -71,6 +82,7 @@ class Observing:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.metrics = instruments()
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,20 +104,16 @@ class Observing:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route, method = route_of(scope), scope["method"]
-        self.metrics.requests.labels(route, method, str(status)).inc()
-        self.metrics.latency.labels(route, method).observe(seconds)
-        ACCESS.info(
-            "%s %s %d",
-            method,
-            route,
-            status,
-            extra={
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
+        counted = self._children.get((route, method, status))
+        if counted is None:  # labels() validates and locks: once per label set, not each time
+            counted = (
+                self.metrics.requests.labels(route, method, str(status)),
+                self.metrics.latency.labels(route, method),
+            )
+            self._children[(route, method, status)] = counted
+        counted[0].inc()
+        counted[1].observe(seconds)
+        access_line(method, route, status, round(seconds * 1000, 2))
 
 
 def operations_router(readiness: Readiness) -> APIRouter:

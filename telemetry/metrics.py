@@ -88,7 +88,7 @@ class Instruments:
             ),
             pool_in_use=Gauge(
                 "db_pool_connections_in_use",
-                "Pooled connections serving requests now, all workers",
+                "Pooled connections in use (sampled each second), all workers",
                 multiprocess_mode="livesum",
                 registry=None,
             ),

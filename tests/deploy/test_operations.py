@@ -5,6 +5,7 @@ never hold a secret, and the probes."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -117,7 +118,13 @@ def test_log_lines_follow_each_request_and_hold_no_secret(
     running: Running, keys: ChainKeys
 ) -> None:
     cash, owners = running.urls["cash_register"], running.urls["analytics"]
-    secrets_used = [keys.tills["SMKT002"], keys.owner, running.metrics_key, CARD]
+    secrets_used = [
+        keys.tills["SMKT002"],
+        keys.owner,
+        running.metrics_key,
+        CARD,
+        os.environ["LOYALTY_CARD_KEY"],
+    ]
     with httpx.Client(base_url=cash) as till:
         signed = till.post("/sign-in", json={"key": keys.tills["SMKT002"]})
         csrf = till.cookies["till_session_csrf"]

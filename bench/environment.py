@@ -24,6 +24,7 @@ import httpx
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
 from devtools.local_secrets import kept_secret
+from devtools.uvicorn import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
@@ -109,21 +110,7 @@ async def _recreate(admin_url: str) -> None:
 def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[str]:
     """Run `app` under uvicorn as its container does; yields its base URL."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-config",
-        "telemetry/uvicorn-logging.json",
-        "--workers",
-        str(workers),
-    ]
+    command = uvicorn_command(app, port, workers)
     log = (WORK_DIR / f"{app.split('.')[0]}.log").open("w")
     process = subprocess.Popen(
         command,

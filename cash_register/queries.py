@@ -25,23 +25,12 @@
 # (a no-op update, only in that race).
 #
 # Returns one row per purchase, in the order given: its id, time, customer, total, line
-# prices and whether it was stored.
-RECORD_PURCHASES_WITH_CARDS = """
-WITH arrived AS (
-    SELECT b.position::int AS position,
-           b.supermarket_id,
-           b.customer_id,
-           coalesce(b.purchased_at, now()) AS purchased_at,
-           b.till_id,
-           b.request_id,
-           b.card_hash,
-           nextval('purchases_id_seq') AS purchase_id
-    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[], $11::text[],
-                $12::bytea[])
-         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, request_id,
-                              card_hash, position)
-),
-known_card AS (
+# prices and whether it was stored. The statement (_RECORD_PURCHASES, below) is made in two
+# forms, RECORD_PURCHASES_WITH_CARDS and RECORD_PURCHASES, by the part that finds customers.
+
+# Who each purchase's customer is, with loyalty cards: a known card's customer, else the new
+# card's (inserted once per batch; a racing batch's row is returned by the no-op update).
+_CUSTOMERS_BY_CARD = """known_card AS (
     SELECT card_hash, customer_id FROM loyalty_cards
     WHERE card_hash IN (SELECT card_hash FROM arrived)
 ),
@@ -62,6 +51,31 @@ basket AS (
     LEFT JOIN known_card k ON k.card_hash = a.card_hash
     LEFT JOIN new_card n ON n.card_hash = a.card_hash
 ),
+"""
+# The same for a batch in which no sale carries a loyalty card (nearly every batch): no look-up
+# or insert of cards at all, so a chain without cards pays nothing for them.
+_CUSTOMERS_AS_GIVEN = """basket AS (
+    SELECT position, supermarket_id, customer_id, purchased_at, till_id, request_id, purchase_id
+    FROM arrived
+),
+"""
+
+_RECORD_PURCHASES = """
+WITH arrived AS (
+    SELECT b.position::int AS position,
+           b.supermarket_id,
+           b.customer_id,
+           coalesce(b.purchased_at, now()) AS purchased_at,
+           b.till_id,
+           b.request_id,
+           b.card_hash,
+           nextval('purchases_id_seq') AS purchase_id
+    FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $10::text[], $11::text[],
+                $12::bytea[])
+         WITH ORDINALITY AS b(supermarket_id, customer_id, purchased_at, till_id, request_id,
+                              card_hash, position)
+),
+-- the customers --
 line AS (
     SELECT l.line_no, l.position::int AS position, l.product_id, l.quantity, p.unit_price
     FROM unnest($4::int[], $5::int[], $6::int[])
@@ -126,6 +140,9 @@ SELECT b.purchase_id, b.purchased_at, b.customer_id, p.total_amount, p.unit_pric
 FROM basket b JOIN priced p USING (position)
 ORDER BY b.position
 """
+RECORD_PURCHASES_WITH_CARDS = _RECORD_PURCHASES.replace("-- the customers --\n", _CUSTOMERS_BY_CARD)
+RECORD_PURCHASES = _RECORD_PURCHASES.replace("-- the customers --\n", _CUSTOMERS_AS_GIVEN)
+
 
 # The purchases that claimed these keys before, with their lines' prices, to replay their
 # receipts. One element per purchase whose claim failed: $1 its till, and $2 its
@@ -153,36 +170,3 @@ GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.tota
 EXPIRE_IDEMPOTENCY_KEYS = """
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)
 """
-
-# The same statement for a batch in which no sale carries a loyalty card (nearly every batch):
-# no look-up or insert of cards at all, so a chain without cards pays nothing for them.
-RECORD_PURCHASES = RECORD_PURCHASES_WITH_CARDS.replace(
-    """known_card AS (
-    SELECT card_hash, customer_id FROM loyalty_cards
-    WHERE card_hash IN (SELECT card_hash FROM arrived)
-),
-new_card AS (
-    INSERT INTO loyalty_cards (card_hash, customer_id)
-    SELECT DISTINCT ON (card_hash) card_hash, customer_id
-    FROM arrived
-    WHERE card_hash IS NOT NULL AND card_hash NOT IN (SELECT card_hash FROM known_card)
-    ORDER BY card_hash, position
-    ON CONFLICT (card_hash) DO UPDATE SET card_hash = EXCLUDED.card_hash
-    RETURNING card_hash, customer_id
-),
-basket AS (
-    SELECT a.position, a.supermarket_id,
-           coalesce(k.customer_id, n.customer_id, a.customer_id) AS customer_id,
-           a.purchased_at, a.till_id, a.request_id, a.purchase_id
-    FROM arrived a
-    LEFT JOIN known_card k ON k.card_hash = a.card_hash
-    LEFT JOIN new_card n ON n.card_hash = a.card_hash
-),
-""",
-    """basket AS (
-    SELECT position, supermarket_id, customer_id, purchased_at, till_id, request_id, purchase_id
-    FROM arrived
-),
-""",
-)
-assert RECORD_PURCHASES != RECORD_PURCHASES_WITH_CARDS

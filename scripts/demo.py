@@ -20,6 +20,7 @@ import asyncpg
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, service_urls
 from devtools.local_secrets import kept_secret
+from devtools.uvicorn import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "supermarket"
@@ -85,27 +86,18 @@ def _keep_and_show(keys: dict[str, str], cash_port: str, analytics_port: str) ->
     )
 
 
-def _loyalty_card_key() -> dict[str, str]:
-    """The demo's own LOYALTY_CARD_KEY, made once under .data/ (unless the environment has
-    one), so cards scanned in an earlier demo still find their customers."""
-    return {"LOYALTY_CARD_KEY_FILE": str(kept_secret(ROOT / ".data" / "loyalty_card_key"))}
+def _local_secrets() -> dict[str, str]:
+    """The demo's own LOYALTY_CARD_KEY and METRICS_KEY, made once under .data/ (unless the
+    environment has them), so cards scanned in an earlier demo still find their customers."""
+    return {
+        "LOYALTY_CARD_KEY_FILE": str(kept_secret(ROOT / ".data" / "loyalty_card_key")),
+        "METRICS_KEY_FILE": str(kept_secret(ROOT / ".data" / "metrics_key")),
+    }
 
 
 def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--no-access-log",
-            "--log-config",
-            "telemetry/uvicorn-logging.json",
-        ],
+        uvicorn_command(app, port),
         cwd=ROOT,
         env=env,
     )
@@ -114,7 +106,7 @@ def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def main() -> int:
     url, server = _database_url()
     # The services connect as their own roles: given URLs, or the roles on a trust server.
-    env = {**service_urls(url), **_loyalty_card_key(), **os.environ, "DATABASE_URL": url}
+    env = {**service_urls(url), **_local_secrets(), **os.environ, "DATABASE_URL": url}
     services: list[subprocess.Popen[bytes]] = []
     try:
         loaded = subprocess.run(
@@ -131,6 +123,10 @@ def main() -> int:
         ]
         print(f"\ncash register: http://127.0.0.1:{cash_port}  (docs: /docs)")
         print(f"analytics:     http://127.0.0.1:{analytics_port}  (docs: /docs)")
+        print(
+            f'metrics:       curl -H "Authorization: Bearer $(cat .data/metrics_key)" '
+            f"http://127.0.0.1:{cash_port}/metrics"
+        )
         print("Ctrl-C stops everything.\n")
         _wait(services)
     except KeyboardInterrupt:

@@ -30,6 +30,9 @@ from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 # The tests' tills sell far faster than a person can; the limit has tests of its own.
+# Real servers (the `servers` fixture and their helpers) for any test that needs them.
+pytest_plugins = ["tests.servers"]
+
 os.environ.setdefault("TILL_REQUESTS_PER_SECOND", "0")
 # A fresh key for the loyalty cards' hashes each run (a secret never kept in the repository).
 os.environ.setdefault("LOYALTY_CARD_KEY", secrets.token_urlsafe(32))
@@ -174,6 +177,13 @@ async def keys(catalog: asyncpg.Connection) -> ChainKeys:
 async def cash_register(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
     """The cash register app over the seed catalog; each sale sent by its store's till."""
     async for client in app_client("cash_register.main", auth=TillAuth(keys)):
+        yield client
+
+
+@pytest.fixture
+async def bare(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
+    """The cash register with no key sent unless a test sends one."""
+    async for client in app_client("cash_register.main"):
         yield client
 
 

@@ -20,13 +20,6 @@ from tests.keys import ChainKeys
 SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
 
 
-@pytest.fixture
-async def bare(keys: ChainKeys) -> httpx.AsyncClient:
-    """The cash register with no key sent unless a test sends one."""
-    async for client in app_client("cash_register.main"):
-        yield client
-
-
 async def stored(connection: asyncpg.Connection) -> int:
     return await connection.fetchval("SELECT count(*) FROM purchases")
 

@@ -4,24 +4,15 @@ token), and error types that name their kind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import asyncpg
 import httpx
-import pytest
 
-from tests.conftest import SeedFacts, app_client
+from tests.conftest import SeedFacts
 from tests.keys import ChainKeys
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
-
-
-@pytest.fixture
-async def bare(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
-    """The cash register with no key sent unless a test sends one."""
-    async for client in app_client("cash_register.main"):
-        yield client
 
 
 async def test_the_catalog_has_the_seed_prices_and_a_tag_that_changes_with_them(

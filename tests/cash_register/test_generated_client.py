@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PostgresUnderTest
-from tests.deploy.test_servers import start, stop, wait_healthy
 from tests.keys import ChainKeys
+from tests.servers import start, stop, wait_healthy
 
 PACKAGE = "till_api_client"
 

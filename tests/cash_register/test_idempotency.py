@@ -13,8 +13,8 @@ import pytest
 
 from cash_register.key_expiry import expire_keys
 from tests.conftest import PostgresUnderTest
-from tests.deploy.test_servers import start, stop, wait_healthy
 from tests.keys import ChainKeys, TillAuth
+from tests.servers import start, stop, wait_healthy
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "eggs", "milk"]}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.servers import dockerfile_cmd
 
 DEPLOYABLES = ["cash_register", "analytics", "loader"]
 BIN = Path(sys.executable).parent
@@ -21,13 +21,6 @@ BIN = Path(sys.executable).parent
 
 def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-
-
-def dockerfile_cmd(deployable: str) -> list[str]:
-    """The CMD of a deployable's Dockerfile, which must be in exec (JSON) form."""
-    text = (ROOT / deployable / "Dockerfile").read_text()
-    [line] = [line for line in text.splitlines() if line.startswith("CMD ")]
-    return json.loads(line.removeprefix("CMD "))
 
 
 def test_compose_file_follows_the_compose_specification() -> None:

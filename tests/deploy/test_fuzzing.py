@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import PostgresUnderTest
-from tests.deploy.test_servers import start, stop, wait_healthy
 from tests.keys import ChainKeys
+from tests.servers import start, stop, wait_healthy
 
 EXAMPLES_PER_OPERATION = 60
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.conftest import PostgresUnderTest
-from tests.deploy.test_servers import output_of, start, stop, wait_healthy
 from tests.keys import ChainKeys
+from tests.servers import output_of, start, stop, wait_healthy
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PURCHASES = 40

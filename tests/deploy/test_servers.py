@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -16,86 +13,8 @@ import pytest
 
 from devtools.embedded_postgres import free_port
 from tests.conftest import ROOT, PostgresUnderTest
-from tests.deploy.test_docker_files import dockerfile_cmd
 from tests.keys import ChainKeys, TillAuth
-
-
-def native(command: list[str], port: int) -> list[str]:
-    """The Dockerfile's command on this host: loopback instead of 0.0.0.0, a free port."""
-    replaced = {
-        "0.0.0.0": "127.0.0.1",
-        "8000": str(port),
-        "8001": str(port),
-        "telemetry/uvicorn-logging.json": str(ROOT / "telemetry" / "uvicorn-logging.json"),
-    }
-    return [sys.executable, "-m", *[replaced.get(part, part) for part in command]]
-
-
-def start(
-    deployable: str, database_url: str, cwd: Path = ROOT, **extra_env: str
-) -> tuple[subprocess.Popen, str]:
-    """The service as its container runs it, its output (every log line) in a file: a pipe
-    nobody reads would fill and stop the server once the access log has written 64 KB."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PYTHONPATH": str(ROOT),
-        "WEB_CONCURRENCY": "2",
-        **extra_env,
-    }
-    output = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the process)
-        prefix=f"{deployable}-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        native(dockerfile_cmd(deployable), port),
-        cwd=cwd,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    process.log_path = Path(output.name)  # type: ignore[attr-defined]
-    output.close()
-    return process, f"http://127.0.0.1:{port}"
-
-
-def output_of(process: subprocess.Popen) -> str:
-    """Everything the process has written so far."""
-    return process.log_path.read_text()  # type: ignore[attr-defined]
-
-
-def stop(process: subprocess.Popen) -> int:
-    """SIGTERM, as the container runtime sends; returns the exit status."""
-    process.terminate()
-    process.wait(timeout=15)
-    return process.returncode
-
-
-def wait_healthy(process: subprocess.Popen, base_url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {output_of(process)}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{base_url} did not become ready")
-
-
-@pytest.fixture
-def servers(keys: ChainKeys, postgres: PostgresUnderTest) -> Iterator[dict[str, str]]:
-    started = {name: start(name, postgres.database_url) for name in ("cash_register", "analytics")}
-    try:
-        for process, url in started.values():
-            wait_healthy(process, url)
-        yield {name: url for name, (_, url) in started.items()}
-    finally:
-        for process, _ in started.values():
-            stop(process)
+from tests.servers import dockerfile_cmd, native, start, stop, wait_healthy
 
 
 def test_both_services_serve_with_two_workers(servers: dict[str, str], keys: ChainKeys) -> None:

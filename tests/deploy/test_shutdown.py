@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 
 from tests.conftest import PostgresUnderTest
-from tests.deploy.test_servers import start, wait_healthy
 from tests.keys import ChainKeys, TillAuth
+from tests.servers import start, wait_healthy
 
 IN_FLIGHT = 40
 

@@ -4,14 +4,11 @@ named in every problem body, stored with every sale the request recorded."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-import pytest
 
-from tests.conftest import app_client
 from tests.keys import ChainKeys
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "bread"]}
@@ -51,13 +48,6 @@ async def test_an_unsafe_id_is_replaced_not_echoed(cash_register: httpx.AsyncCli
         )
         assert response.status_code == 201
         assert GENERATED.fullmatch(response.headers["x-request-id"]), unsafe
-
-
-@pytest.fixture
-async def bare(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
-    """The cash register with no key sent unless a test sends one."""
-    async for client in app_client("cash_register.main"):
-        yield client
 
 
 async def test_every_problem_names_its_request(

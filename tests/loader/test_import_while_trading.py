@@ -23,8 +23,8 @@ import httpx
 
 from loader.generate import generate
 from tests.conftest import ROOT, PostgresUnderTest
-from tests.deploy.test_servers import start, stop, wait_healthy
 from tests.keys import ChainKeys, TillAuth
+from tests.servers import start, stop, wait_healthy
 
 TILLS = 8
 HISTORY = 30_000

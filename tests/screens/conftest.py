@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, BrowserContext, Route, async_playwright
 
-from tests.conftest import ROOT, PostgresUnderTest
-from tests.deploy.test_servers import start, stop, wait_healthy
-from tests.keys import ChainKeys
+from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 # Screenshots land outside git unless SCREENSHOTS_DIR says otherwise (make screenshots).
@@ -42,19 +40,6 @@ class Traffic:
 
     def elsewhere(self) -> list[str]:
         return [url for url in self.seen if urlsplit(url).hostname not in ("127.0.0.1", None)]
-
-
-@pytest.fixture
-def servers(keys: ChainKeys, postgres: PostgresUnderTest) -> Iterator[dict[str, str]]:
-    """Both services as their containers run them (uvicorn, two workers each)."""
-    started = {name: start(name, postgres.database_url) for name in ("cash_register", "analytics")}
-    try:
-        for process, url in started.values():
-            wait_healthy(process, url)
-        yield {name: url for name, (_, url) in started.items()}
-    finally:
-        for process, _ in started.values():
-            stop(process)
 
 
 @pytest.fixture

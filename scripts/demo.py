@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,13 @@ def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, `timeout`) stops the demo as Ctrl-C does: all of it."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     url, server = _database_url()
     # The services connect as their own roles: given URLs, or the roles on a trust server.
     env = {**service_urls(url), **_local_secrets(), **os.environ, "DATABASE_URL": url}

@@ -41,8 +41,11 @@ def history(folder: Path) -> tuple[Path, list[str]]:
         end=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1),
         seed=11,
     )
+    # A row repeated exactly is one purchase (the loader stores it once, with a warning): the
+    # generated times have whole seconds, so now and then two rows of a run coincide.
     with (folder / "purchases.csv").open(encoding="utf-8-sig") as handle:
-        customers = [row["user_id"] for row in csv.DictReader(handle)]
+        rows = {tuple(row.values()) for row in csv.DictReader(handle)}
+    customers = [row[2] for row in rows]
     return folder, customers
 
 
@@ -97,7 +100,7 @@ async def test_tills_trade_through_a_history_import(
         stop(process)
 
     assert loaded.returncode == 0, loaded.stderr
-    assert f"{HISTORY} stored" in loaded.stdout
+    assert f"{len(file_customers)} stored" in loaded.stdout
     assert set(statuses) == {201}, statuses
     assert sum(statuses.values()) >= 4 * TILLS, "the tills traded throughout the import"
     assert max(waits) < LONGEST_WAIT_SECONDS, f"a till waited {max(waits):.2f} s"

@@ -21,14 +21,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The screens' tests drive Debian's Chromium, and promtool (Debian's prometheus) checks the
-# metrics and alert rules: installed here when missing, as bench installs wrk.
+# The screens' tests drive Debian's Chromium, promtool (Debian's prometheus) checks the
+# metrics and alert rules, and nginx fronts several cash registers: installed here when
+# missing, as bench installs wrk.
 test: lint test-tools
 	$(BIN)/python -m pytest
 
 test-tools:
-	command -v chromium >/dev/null && command -v promtool >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq chromium prometheus; }
+	command -v chromium >/dev/null && command -v promtool >/dev/null && \
+		{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
+		{ apt-get update -qq && apt-get install -y -qq chromium prometheus nginx-light; }
 
 # The README's pictures of the two screens, made by the browser tests on this machine.
 screenshots: install test-tools

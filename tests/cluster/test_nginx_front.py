@@ -1,0 +1,124 @@
+"""Several cash registers behind nginx (ops/nginx): requests spread over them, the till's
+request id and address pass through, and when one is killed mid-trade every acknowledged
+purchase is stored exactly once while nginx sends the rest to the other."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from devtools.cluster import NginxFront
+from devtools.embedded_postgres import free_port
+from httpkit.settings import http_settings
+from tests.conftest import PostgresUnderTest
+from tests.keys import ChainKeys
+from tests.servers import start, stop, wait_healthy
+
+SALE = {"supermarket_id": "SMKT001", "items": ["milk", "bread"]}
+RETRYABLE = {502, 503, 504}
+
+
+@dataclass
+class Cluster:
+    front: NginxFront
+    registers: dict[str, subprocess.Popen]  # by host:port, as X-Cash-Register names them
+
+
+@pytest.fixture
+def cluster(keys: ChainKeys, postgres: PostgresUnderTest, tmp_path: Path) -> Iterator[Cluster]:
+    started = [start("cash_register", postgres.database_url, WEB_CONCURRENCY="1") for _ in "ab"]
+    front = None
+    try:
+        for process, url in started:
+            wait_healthy(process, url)
+        registers = {urlsplit(url).netloc: process for process, url in started}
+        front = NginxFront(
+            tmp_path / "nginx", free_port(), list(registers), http_settings().max_body_bytes
+        ).start()
+        yield Cluster(front, registers)
+    finally:
+        if front is not None:
+            front.stop()
+        for process, _ in started:
+            if process.poll() is None:
+                stop(process)
+
+
+async def test_requests_spread_and_keep_their_request_id(
+    cluster: Cluster, keys: ChainKeys, catalog: asyncpg.Connection
+) -> None:
+    till = {"Authorization": f"Bearer {keys.tills['SMKT001']}"}
+    async with httpx.AsyncClient(base_url=cluster.front.url, headers=till) as client:
+        answered = Counter(
+            [(await client.get("/catalog")).headers["x-cash-register"] for _ in range(20)]
+        )
+        assert set(answered) == set(cluster.registers)
+        sold = await client.post("/purchase", json=SALE, headers={"X-Request-ID": "via-nginx-1"})
+        too_big = await client.post(
+            "/purchase",
+            content=b"x" * (http_settings().max_body_bytes + 1),
+            headers={"Content-Type": "application/json"},
+        )
+    assert sold.status_code == 201
+    assert sold.headers["x-request-id"] == "via-nginx-1"
+    assert await catalog.fetchval("SELECT request_id FROM purchases") == "via-nginx-1"
+    assert too_big.status_code == 413
+
+
+async def test_a_killed_cash_register_loses_no_acknowledged_sale(
+    cluster: Cluster, keys: ChainKeys, catalog: asyncpg.Connection
+) -> None:
+    """Eight tills post 25 sales each with idempotency keys, retrying a 502/503/504 with the
+    same key as a till does; one cash register is killed (SIGKILL) a moment in."""
+    acknowledged: dict[str, int] = {}
+    moments: dict[str, float] = {}
+    statuses: Counter[int] = Counter()
+    till = {"Authorization": f"Bearer {keys.tills['SMKT001']}"}
+
+    async def till_sells(client: httpx.AsyncClient, number: int) -> None:
+        for sale in range(25):
+            key = f"till{number}-{sale:04d}"
+            for _ in range(20):
+                response = await client.post(
+                    "/purchase", json=SALE, headers={"Idempotency-Key": key}
+                )
+                statuses[response.status_code] += 1
+                if response.status_code not in RETRYABLE:
+                    break
+                await asyncio.sleep(0.1)
+            assert response.status_code == 201, response.text
+            acknowledged[key] = response.json()["purchase_id"]
+            moments["last sale"] = time.monotonic()
+
+    async def kill_one() -> None:
+        await asyncio.sleep(0.3)
+        victim = next(iter(cluster.registers.values()))
+        victim.send_signal(signal.SIGKILL)
+        moments["kill"] = time.monotonic()
+
+    async with httpx.AsyncClient(base_url=cluster.front.url, headers=till, timeout=30) as client:
+        await asyncio.gather(kill_one(), *(till_sells(client, n) for n in range(8)))
+        # After fail_timeout nginx still sends nothing but to the living one.
+        survivors = {
+            (await client.get("/catalog")).headers["x-cash-register"].split(",")[-1].strip()
+            for _ in range(10)
+        }
+
+    assert moments["kill"] < moments["last sale"], "the cash register died while tills traded"
+    assert len(acknowledged) == 200
+    assert set(statuses) <= {201} | RETRYABLE
+    stored = await catalog.fetch("SELECT id FROM purchases")
+    assert sorted(row["id"] for row in stored) == sorted(acknowledged.values())
+    living = [address for address, p in cluster.registers.items() if p.poll() is None]
+    assert survivors == set(living)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test test-tools screenshots demo bench lock secrets clean
+.PHONY: install lint format test test-tools screenshots demo cluster bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -38,6 +38,11 @@ screenshots: install test-tools
 
 demo: install
 	$(BIN)/python -m scripts.demo
+
+# nginx before CASH_REGISTERS (3) cash registers, a primary and a streaming replica, the
+# analytics; runs until Ctrl-C or SIGTERM and leaves nothing running.
+cluster: install test-tools
+	$(BIN)/python -m scripts.cluster
 
 # wrk comes from Debian's packages; installed here when missing (needs root, as on our machines).
 bench: install

@@ -69,6 +69,11 @@ def _open_path_for(user: str, path: Path) -> None:
             os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)
 
 
+def _ids(user: str) -> tuple[int, int]:
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
 class EmbeddedPostgres:
     """One PostgreSQL cluster in `data_dir`, served on 127.0.0.1:`port`.
 
@@ -105,6 +110,28 @@ class EmbeddedPostgres:
                 self._server_options(),
             )
         return self
+
+    @classmethod
+    def standby_of(cls, primary: EmbeddedPostgres, data_dir: Path, slot: str) -> EmbeddedPostgres:
+        """A hot standby of `primary`, started: a base backup over the replication protocol
+        (`pg_basebackup -R` writes standby.signal and primary_conninfo) with a physical
+        replication slot, so the primary keeps every WAL segment the standby still needs."""
+        standby = cls(data_dir)
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if standby.user:
+            _open_path_for(standby.user, data_dir.parent)
+            os.chown(data_dir.parent, *_ids(standby.user))
+        subprocess.run(
+            [
+                program("pg_basebackup"),
+                "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                "-D", str(standby.data_dir), "-X", "stream", "-R", "-C", "-S", slot,
+            ],
+            **standby._as_server_user(),
+            check=True,
+        )  # fmt: skip
+        standby._port_file.write_text(str(free_port()))  # not the primary's, copied with it
+        return standby.start()
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server; mode `immediate` is the abrupt stop of a crash."""

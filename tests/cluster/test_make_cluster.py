@@ -1,0 +1,108 @@
+"""`make cluster` (scripts/cluster.py): it prints the primary's URL for `python -m admin`, a
+till's sale through nginx reaches the primary and then the streaming replica, and SIGTERM
+leaves nothing running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from devtools.embedded_postgres import free_port
+from tests.conftest import ROOT
+
+
+def _lines_until_ready(process: subprocess.Popen[str]) -> dict[str, str]:
+    """What the cluster printed, by the name before its first `=` or `:`."""
+    said: dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("cluster ready"):
+            return said
+        for separator in ("=", ":"):
+            name, found, rest = line.strip().partition(separator)
+            if found and " " not in name:
+                said[name] = rest.strip()
+                break
+    raise AssertionError(f"the cluster stopped before it was ready: {said}")
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scripts.cluster"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=output, text=True,
+        )  # fmt: skip
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _running_under(folder: Path) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", str(folder)], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) -> None:
+    folder = tmp_path / "cluster"
+    tills_port, owners_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "CLUSTER_DIR": str(folder),
+        "CASH_REGISTERS": "2",
+        "CASH_REGISTER_PORT": str(tills_port),
+        "ANALYTICS_PORT": str(owners_port),
+    }
+    for name in ("DATABASE_URL", "CASH_REGISTER_DATABASE_URL", "ANALYTICS_DATABASE_URL"):
+        env.pop(name, None)
+    process = _start(env, tmp_path / "cluster.log")
+    try:
+        said = await asyncio.to_thread(_lines_until_ready, process)
+        database_url = said["DATABASE_URL"]
+        replica_url = said["replica"].split(" ")[0]
+        issued = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "admin", "till-key", "--store", "SMKT001", "--till", "t-1"],
+            cwd=ROOT, env={**env, "DATABASE_URL": database_url},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        key = issued.stdout.strip().splitlines()[-1]
+        await asyncio.sleep(0.5)  # the new key reaches the cash registers
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tills_port}") as till:
+            sold = await till.post(
+                "/purchase",
+                json={"supermarket_id": "SMKT001", "items": ["milk"]},
+                headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "cluster-1"},
+            )
+        assert sold.status_code == 201, sold.text
+        assert sold.headers["x-cash-register"].startswith("127.0.0.1:")
+        replica = await asyncpg.connect(replica_url)
+        try:
+            assert await replica.fetchval("SELECT pg_is_in_recovery()")
+            deadline = time.monotonic() + 5
+            while not await replica.fetchval(
+                "SELECT count(*) FROM purchases WHERE id = $1", sold.json()["purchase_id"]
+            ):
+                assert time.monotonic() < deadline, "the sale never reached the replica"
+                await asyncio.sleep(0.05)
+        finally:
+            await replica.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(process.wait, 60)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert exit_code == 0
+    assert _running_under(folder) == []
+    assert not _listening(tills_port)
+    assert not _listening(owners_port)

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
 from devtools.local_secrets import kept_secret
-from devtools.uvicorn import uvicorn_command
+from devtools.uvicorn import uvicorn_command, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
@@ -127,26 +125,12 @@ def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[s
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(process, base_url)
+        wait_until_ready(base_url, process)
         yield base_url
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{base_url} exited; see {WORK_DIR}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{base_url} did not become healthy")
 
 
 def _wrk_command(

@@ -22,12 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from devtools.cluster import NginxFront
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
 from devtools.local_secrets import kept_secret
-from devtools.uvicorn import uvicorn_command
+from devtools.uvicorn import uvicorn_command, wait_until_ready
 from httpkit.settings import http_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,18 +35,6 @@ SLOT = "replica"
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
 
 
 def main() -> int:
@@ -85,7 +71,7 @@ def main() -> int:
             subprocess.Popen(uvicorn_command("analytics.main:app", owners_port), cwd=ROOT, env=env)
         )
         for port in [*registers, owners_port]:
-            wait_ready(f"http://127.0.0.1:{port}")
+            wait_until_ready(f"http://127.0.0.1:{port}")
         front = NginxFront(
             FOLDER / "nginx",
             tills_port,

@@ -9,14 +9,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from devtools.embedded_postgres import free_port
+from devtools.uvicorn import NotReady, wait_until_ready
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.keys import ChainKeys
 
@@ -81,17 +80,10 @@ def stop(process: subprocess.Popen) -> int:
 
 
 def wait_healthy(process: subprocess.Popen, base_url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {output_of(process)}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{base_url} did not become ready")
+    try:
+        wait_until_ready(base_url, process, seconds=30)
+    except NotReady as error:
+        raise AssertionError(f"{error}: {output_of(process)}") from None
 
 
 @pytest.fixture

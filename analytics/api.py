@@ -6,11 +6,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from analytics import service
-from analytics.filters import DEFAULT_DAILY_DAYS, check_filters
+from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters
 from analytics.lifetime import Held
 from analytics.models import (
     DailySales,
@@ -121,44 +121,39 @@ async def top_products(
     return await service.top_products(held.pool, limit, filters)
 
 
-@router.get("/sales/daily", **DATA)
-async def daily_sales(
+def days_in_view(
     held: Held,
     owner: Owner,
     from_: FromDay = None,
     to: ToDay = None,
     supermarket_id: StoreFilter = None,
-) -> DailySales:
-    """Per UTC day and store: purchases, units, revenue and distinct customers. Without a
-    range, the last 30 days up to today."""
-    filters = check_filters(
+) -> Filters:
+    """The days asked about (without a range, the last 30 up to today) in the store asked
+    about or the owner's own: the filters of the day-by-day views."""
+    return check_filters(
         held.stores,
         store_in_view(owner, supermarket_id),
         from_,
         to,
         default_days=DEFAULT_DAILY_DAYS,
     )
+
+
+DaysInView = Annotated[Filters, Depends(days_in_view)]
+
+
+@router.get("/sales/daily", **DATA)
+async def daily_sales(held: Held, filters: DaysInView) -> DailySales:
+    """Per UTC day and store: purchases, units, revenue and distinct customers. Without a
+    range, the last 30 days up to today."""
     return await service.daily_sales(held.pool, filters)
 
 
 @router.get("/sales/daily-totals", **DATA)
-async def daily_totals(
-    held: Held,
-    owner: Owner,
-    from_: FromDay = None,
-    to: ToDay = None,
-    supermarket_id: StoreFilter = None,
-) -> DailyTotals:
+async def daily_totals(held: Held, filters: DaysInView) -> DailyTotals:
     """Every UTC day of the range (days without sales as zeros) for all stores in view or
     one: purchases, units, revenue and distinct customers (one even if in two stores).
     Without a range, the last 30 days up to today."""
-    filters = check_filters(
-        held.stores,
-        store_in_view(owner, supermarket_id),
-        from_,
-        to,
-        default_days=DEFAULT_DAILY_DAYS,
-    )
     return await service.daily_totals(held.pool, filters)
 
 

@@ -23,13 +23,18 @@ ACCESS = logging.getLogger("access")
 ACCESS_FIELDS = ("method", "route", "status", "duration_ms")
 
 
-def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def _request_fields() -> dict[str, Any]:
+    """The request being served, if any: its id and, once authenticated, its caller."""
     serving = context.current.get()
-    if serving is not None:
-        fields["request_id"] = serving.request_id
-        if serving.caller is not None:
-            fields["caller"] = serving.caller
+    if serving is None:
+        return {}
+    if serving.caller is None:
+        return {"request_id": serving.request_id}
+    return {"request_id": serving.request_id, "caller": serving.caller}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = _request_fields()
     for name in ACCESS_FIELDS:
         value = record.__dict__.get(name)
         if value is not None:
@@ -77,13 +82,9 @@ def access_line(method: str, route: str, status: int, duration_ms: float) -> Non
         "level": "info",
         "logger": ACCESS.name,
         "message": f"{method} {route} {status}",
+        **_request_fields(),
+        **fields,
     }
-    serving = context.current.get()
-    if serving is not None:
-        entry["request_id"] = serving.request_id
-        if serving.caller is not None:
-            entry["caller"] = serving.caller
-    entry.update(fields)
     sys.stderr.write(orjson.dumps(entry).decode() + "\n")
 
 

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from analytics import service
 from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters
-from analytics.lifetime import Held
+from analytics.lifetime import Held, Source
 from analytics.models import (
     DailySales,
     DailyTotals,
@@ -71,15 +71,17 @@ async def dashboard() -> Response:
 
 
 @router.get("/health", responses={503: PROBLEM})
-async def health(held: Held) -> dict[str, str]:
-    """Ready when the database answers."""
-    await check_database(held.pool)
-    return {"status": "ok", "database": "ok"}
+async def health(held: Held) -> dict[str, Any]:
+    """Ready when the database the data answers come from answers; with a replica, also
+    where the reads go now and the replica's lag (`replication_lag_seconds`)."""
+    await check_database(held.reads.pool())
+    return {"status": "ok", "database": "ok", **held.reads.facts()}
 
 
 @router.get("/unique-customers", **DATA)
 async def unique_customers(
     held: Held,
+    source: Source,
     owner: Owner,
     supermarket_id: StoreFilter = None,
     from_: FromDay = None,
@@ -87,12 +89,13 @@ async def unique_customers(
 ) -> UniqueCustomers:
     """How many distinct customers have bought anything, in one store and/or over a range."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
-    return UniqueCustomers(unique_customers=await service.unique_customers(held.pool, filters))
+    return UniqueCustomers(unique_customers=await service.unique_customers(source, filters))
 
 
 @router.get("/loyal-customers", **DATA)
 async def loyal_customers(
     held: Held,
+    source: Source,
     owner: Owner,
     min_purchases: Annotated[int, Query(ge=1, le=1_000_000)] = 3,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -103,12 +106,13 @@ async def loyal_customers(
     most purchases first, paginated. Loyalty is over the whole history: no date range."""
     supermarket_id = store_in_view(owner, supermarket_id)
     check_filters(held.stores, supermarket_id, None, None)
-    return await service.loyal_customers(held.pool, min_purchases, limit, offset, supermarket_id)
+    return await service.loyal_customers(source, min_purchases, limit, offset, supermarket_id)
 
 
 @router.get("/top-products", **DATA)
 async def top_products(
     held: Held,
+    source: Source,
     owner: Owner,
     limit: Annotated[int, Query(ge=1, le=100)] = 3,
     supermarket_id: StoreFilter = None,
@@ -118,7 +122,7 @@ async def top_products(
     """Best sellers by units sold, in one store and/or over a range; products tied with the
     last place are all listed."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
-    return await service.top_products(held.pool, limit, filters)
+    return await service.top_products(source, limit, filters)
 
 
 def days_in_view(
@@ -143,23 +147,24 @@ DaysInView = Annotated[Filters, Depends(days_in_view)]
 
 
 @router.get("/sales/daily", **DATA)
-async def daily_sales(held: Held, filters: DaysInView) -> DailySales:
+async def daily_sales(held: Held, source: Source, filters: DaysInView) -> DailySales:
     """Per UTC day and store: purchases, units, revenue and distinct customers. Without a
     range, the last 30 days up to today."""
-    return await service.daily_sales(held.pool, filters)
+    return await service.daily_sales(source, filters)
 
 
 @router.get("/sales/daily-totals", **DATA)
-async def daily_totals(held: Held, filters: DaysInView) -> DailyTotals:
+async def daily_totals(held: Held, source: Source, filters: DaysInView) -> DailyTotals:
     """Every UTC day of the range (days without sales as zeros) for all stores in view or
     one: purchases, units, revenue and distinct customers (one even if in two stores).
     Without a range, the last 30 days up to today."""
-    return await service.daily_totals(held.pool, filters)
+    return await service.daily_totals(source, filters)
 
 
 @router.get("/sales/by-store", **DATA)
 async def sales_by_store(
     held: Held,
+    source: Source,
     owner: Owner,
     from_: FromDay = None,
     to: ToDay = None,
@@ -169,14 +174,14 @@ async def sales_by_store(
     filters = check_filters(
         held.stores, store_in_view(owner, None), from_, to, default_days=DEFAULT_DAILY_DAYS
     )
-    return await service.stores_between(held.pool, filters)
+    return await service.stores_between(source, filters)
 
 
 @router.get("/supermarkets", **DATA)
-async def supermarkets(held: Held, owner: Owner) -> Supermarkets:
+async def supermarkets(held: Held, source: Source, owner: Owner) -> Supermarkets:
     """Each store with its purchases, units, revenue, distinct customers and trading days (a
     store manager's key: its own store only)."""
-    answer = await service.supermarkets(held.pool)
+    answer = await service.supermarkets(source)
     own = store_in_view(owner, None)
     if own is not None:
         answer.supermarkets = [s for s in answer.supermarkets if s.supermarket_id == own]

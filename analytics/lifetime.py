@@ -6,52 +6,79 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends
+from fastapi import Depends, Response
 from starlette.requests import HTTPConnection, Request
 
 from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
+from db.replica import PrimaryReads, Reads, ReplicaReads, as_of_header
 from db.settings import DatabaseSettings
 from httpkit.app import Part
-from httpkit.observing import pool_in_use, ready_when
+from httpkit.observing import Ready, pool_in_use, ready_when
 
 
 @dataclass(frozen=True)
 class Analytics:
-    """The pool, and the list of stores (to check filters), of one worker process."""
+    """One worker process's pools, the list of stores (to check filters) and the keys.
 
-    pool: asyncpg.Pool
+    `primary` is the pool on the primary: the catalog and keys are read and followed there (a
+    standby receives no NOTIFY) and key use is written there. `reads` chooses where the data
+    answers come from: the replica when one is configured and keeps up, else the primary.
+    """
+
+    primary: asyncpg.Pool
+    reads: Reads
     catalog: CatalogWatcher
     keys: AccessKeys
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
-    def build(cls, database: DatabaseSettings, pool: asyncpg.Pool) -> Analytics:
-        keys = AccessKeys(database, pool)
+    def build(
+        cls, database: DatabaseSettings, primary: asyncpg.Pool, replica: asyncpg.Pool | None
+    ) -> Analytics:
+        keys = AccessKeys(database, primary)
+        reads: Reads = (
+            PrimaryReads(primary)
+            if replica is None
+            else ReplicaReads(
+                replica,
+                primary,
+                database.replica_max_lag_seconds,
+                database.replica_check_every_seconds,
+            )
+        )
         return cls(
-            pool=pool,
-            catalog=CatalogWatcher(database, pool),
+            primary=primary,
+            reads=reads,
+            catalog=CatalogWatcher(database, primary),
             keys=keys,
-            chores=(pool_in_use(pool), keys_last_used(keys, database.keys_last_used_every_seconds)),
+            chores=(
+                pool_in_use(primary),
+                keys_last_used(keys, database.keys_last_used_every_seconds),
+            ),
         )
 
-    async def readiness(self) -> list[str]:
-        """Why this worker should get no traffic now (empty: ready)."""
-        return await ready_when(self.pool, {"catalog": self.catalog, "keys": self.keys}, False)
+    async def readiness(self) -> Ready:
+        """Why this worker should get no traffic now (empty: ready): the database it reads
+        from now must answer. A replica that is down or behind is reported, not a reason:
+        the primary answers meanwhile."""
+        loaded = {"catalog": self.catalog, "keys": self.keys}
+        return Ready(await ready_when(self.reads.pool(), loaded, False), self.reads.facts())
 
     def parts(self) -> tuple[Part, ...]:
-        return (self.catalog, self.keys, *self.chores)
+        watch = (self.reads,) if isinstance(self.reads, ReplicaReads) else ()
+        return (self.catalog, self.keys, *watch, *self.chores)
 
     @property
     def stores(self) -> frozenset[str]:
         return self.catalog.current.supermarkets
 
 
-async def readiness(request: Request) -> list[str]:
+async def readiness(request: Request) -> Ready:
     """/readyz of the analytics: not ready until its lifespan has built it."""
     held = getattr(request.app.state, "analytics", None)
-    return await held.readiness() if isinstance(held, Analytics) else ["starting"]
+    return await held.readiness() if isinstance(held, Analytics) else Ready(["starting"])
 
 
 def analytics_of(connection: HTTPConnection) -> Analytics:
@@ -62,3 +89,16 @@ def analytics_of(connection: HTTPConnection) -> Analytics:
 
 
 Held = Annotated[Analytics, Depends(analytics_of)]
+
+
+def data_source(connection: HTTPConnection, response: Response) -> asyncpg.Pool:
+    """The pool this data answer reads from; the answer says which database it was
+    (`X-Data-Source`) and that it holds every sale committed before `X-Data-As-Of`."""
+    reads = analytics_of(connection).reads
+    source, as_of = reads.source()
+    response.headers["X-Data-Source"] = source
+    response.headers["X-Data-As-Of"] = as_of_header(as_of)
+    return reads.pool()
+
+
+Source = Annotated[asyncpg.Pool, Depends(data_source)]

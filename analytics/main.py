@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from analytics.api import SCREEN_FILES, router
 from analytics.lifetime import Analytics, readiness
 from db.pool import create_pool
-from db.settings import service_database_settings
+from db.settings import primary_database_settings, service_database_settings
 from httpkit.app import running, service_app
-from httpkit.observing import watch_the_database
+from httpkit.observing import watch_the_database, watch_the_replica
 from httpkit.screens import Screen
 from telemetry.metrics import instruments
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One pool, and the list of stores (to check filters), for the life of the process."""
-    settings = service_database_settings("analytics")
-    pool = await create_pool(settings)
-    try:
-        held = Analytics.build(settings, pool)
+    """The pools, and the list of stores (to check filters), for the life of the process.
+
+    With ANALYTICS_PRIMARY_DATABASE_URL set, ANALYTICS_DATABASE_URL is a streaming replica:
+    its pool opens no connection at start (a replica that is down must not stop the
+    analytics, which read the primary meanwhile)."""
+    own = service_database_settings("analytics")
+    on_primary = primary_database_settings("analytics")
+    async with AsyncExitStack() as stack:
+        if on_primary is None:
+            primary, replica = await create_pool(own), None
+            stack.push_async_callback(primary.close)
+        else:
+            primary = await create_pool(on_primary)
+            stack.push_async_callback(primary.close)
+            replica = await create_pool(own, opened_at_start=0)
+            stack.push_async_callback(replica.close)
+        held = Analytics.build(on_primary or own, primary, replica)
         watch_the_database(instruments(), held.catalog, held.keys)
+        watch_the_replica(instruments(), held.reads)
         async with running(*held.parts()):
             app.state.analytics = held
             yield
-    finally:
-        await pool.close()
 
 
 def create_app() -> FastAPI:

@@ -20,7 +20,7 @@ from db.chores import PeriodicChore
 from db.partitions import month_keeper
 from db.settings import DatabaseSettings
 from httpkit.app import Part
-from httpkit.observing import pool_in_use, ready_when
+from httpkit.observing import Ready, pool_in_use, ready_when
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,12 @@ class CashRegister:
             ),
         )
 
-    async def readiness(self) -> list[str]:
+    async def readiness(self) -> Ready:
         """Why this worker should get no traffic now (empty: ready)."""
-        return await ready_when(
-            self.pool, {"catalog": self.catalog, "keys": self.keys}, self.batcher.closing
+        return Ready(
+            await ready_when(
+                self.pool, {"catalog": self.catalog, "keys": self.keys}, self.batcher.closing
+            )
         )
 
     def parts(self) -> tuple[Part, ...]:
@@ -77,10 +79,10 @@ class CashRegister:
         return (self.catalog, self.keys, *self.chores, self.batcher)
 
 
-async def readiness(request: Request) -> list[str]:
+async def readiness(request: Request) -> Ready:
     """/readyz of the cash register: not ready until its lifespan has built it."""
     held = getattr(request.app.state, "cash_register", None)
-    return await held.readiness() if isinstance(held, CashRegister) else ["starting"]
+    return await held.readiness() if isinstance(held, CashRegister) else Ready(["starting"])
 
 
 def cash_register_of(connection: HTTPConnection) -> CashRegister:

@@ -67,13 +67,16 @@ def _password(settings: DatabaseSettings) -> str | None:
     return settings.database_password.get_secret_value() if settings.database_password else None
 
 
-async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
-    """Open the process's pool."""
+async def create_pool(
+    settings: DatabaseSettings, opened_at_start: int | None = None
+) -> asyncpg.Pool:
+    """Open the process's pool, with `opened_at_start` connections (default: the pool's
+    minimum size; 0 opens none, so the database need not be up yet)."""
     return await _wait_for_database(
         settings,
         lambda: asyncpg.create_pool(
             settings.dsn,
-            min_size=settings.db_pool_min_size,
+            min_size=settings.db_pool_min_size if opened_at_start is None else opened_at_start,
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_command_timeout_seconds,

@@ -56,6 +56,10 @@ class DatabaseTuning(BaseSettings):
     chore_retry_seconds: float = Field(default=60.0, gt=0)
     # How often a service writes when its callers' keys were last used (`admin list`).
     keys_last_used_every_seconds: float = Field(default=10.0, gt=0)
+    # With a replica (ANALYTICS_PRIMARY_DATABASE_URL set): how far behind it may fall before
+    # the analytics read the primary instead, and how often they measure it.
+    replica_max_lag_seconds: float = Field(default=10.0, gt=0)
+    replica_check_every_seconds: float = Field(default=1.0, gt=0)
 
 
 class DatabaseSettings(DatabaseTuning, SecretFiles):
@@ -124,6 +128,9 @@ class ServiceDatabaseUrls(SecretFiles):
     cash_register_db_password: SecretStr | None = None
     cash_register_db_password_file: Path | None = None
     analytics_database_url: str | None = None
+    # Set when ANALYTICS_DATABASE_URL is a streaming replica: the same role on the primary,
+    # for what a standby cannot do (LISTEN for changes, note key use) and for fallback reads.
+    analytics_primary_database_url: str | None = None
     analytics_db_password: SecretStr | None = None
     analytics_db_password_file: Path | None = None
 
@@ -138,6 +145,17 @@ def service_database_settings(service: str) -> DatabaseSettings:
             f"own role (supermarket_{service}, see .env.example); DATABASE_URL is the owner's, "
             "for the loader and admin only."
         )
+    return _as_service(service, url, urls)
+
+
+def primary_database_settings(service: str) -> DatabaseSettings | None:
+    """The service's own role on the primary when its main URL is a replica; else None."""
+    urls = ServiceDatabaseUrls()
+    url = getattr(urls, f"{service}_primary_database_url", None)
+    return _as_service(service, url, urls) if url else None
+
+
+def _as_service(service: str, url: str, urls: ServiceDatabaseUrls) -> DatabaseSettings:
     settings = DatabaseSettings(database_url=url)
     settings._application_name = service.replace("_", "-")
     settings._password = getattr(urls, f"{service}_db_password")

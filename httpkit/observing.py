@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -25,14 +26,24 @@ from db.chores import PeriodicChore
 from db.errors import DatabaseUnavailable
 from db.health import check_database
 from db.pool import pool_watch
+from db.replica import Reads, ReplicaReads, ReplicaState
 from db.snapshot import NotifiedSnapshot
 from httpkit.problems import PROBLEM, Problem
 from telemetry.logs import access_line
 from telemetry.metrics import Instruments, exposition, instruments
 from telemetry.settings import telemetry_settings
 
-# Why a service is not ready now, in words; empty: ready.
-Readiness = Callable[[Request], Awaitable[list[str]]]
+
+@dataclass(frozen=True)
+class Ready:
+    """Why a service is not ready now, in words (empty: ready), and what else /readyz tells
+    (the analytics: where they read and how far behind that is)."""
+
+    reasons: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+Readiness = Callable[[Request], Awaitable[Ready]]
 
 
 async def ready_when(
@@ -55,6 +66,19 @@ def watch_the_database(metrics: Instruments, *snapshots: NotifiedSnapshot[Any]) 
     pool_watch.waited = metrics.pool_wait.observe
     for snapshot in snapshots:
         snapshot.on_reload = metrics.catalog_reloads.inc
+
+
+def watch_the_replica(metrics: Instruments, reads: Reads) -> None:
+    """Feed each measure of the replica's lag, and whether reads fell back, to the metrics."""
+    if not isinstance(reads, ReplicaReads):
+        return
+
+    def checked(state: ReplicaState) -> None:
+        if state.lag_seconds is not None:
+            metrics.replication_lag.set(state.lag_seconds)
+        metrics.replica_fallback.set(0 if state.usable else 1)
+
+    reads.on_check = checked
 
 
 def pool_in_use(pool: asyncpg.Pool, every_seconds: float = 1.0) -> PeriodicChore:
@@ -128,11 +152,12 @@ def operations_router(readiness: Readiness) -> APIRouter:
     @router.get("/readyz", summary="Readiness", responses={503: PROBLEM})
     async def readyz(request: Request) -> Any:
         """Ready for traffic: the database answers, the catalog and keys are loaded, and the
-        service is not shutting down; else 503 naming each reason."""
-        reasons = await readiness(request)
-        if reasons:
-            raise NotReady(reasons)
-        return {"status": "ready"}
+        service is not shutting down; else 503 naming each reason. The analytics add where
+        they read (`reads_from`) and, with a replica, `replication_lag_seconds`."""
+        ready = await readiness(request)
+        if ready.reasons:
+            raise NotReady(ready.reasons, ready.facts)
+        return {"status": "ready", **ready.facts}
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -156,5 +181,5 @@ class NotReady(Problem):
     status = 503
     title = "Not ready"
 
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons), cause="not_ready", reasons=reasons)
+    def __init__(self, reasons: list[str], facts: dict[str, Any] | None = None) -> None:
+        super().__init__("; ".join(reasons), cause="not_ready", reasons=reasons, **(facts or {}))

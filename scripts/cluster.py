@@ -8,8 +8,8 @@ the loader, then `CASH_REGISTERS` (3) cash register processes behind Debian's ng
 URL as `DATABASE_URL=…` (for `python -m admin`) and where each service listens, then runs until
 Ctrl-C or SIGTERM and stops everything it started.
 
-The analytics read the primary for now: a standby receives no NOTIFY, so the analytics' keys
-and catalog would not follow revocations there (to be solved before they move to it).
+The analytics read the replica (ANALYTICS_DATABASE_URL) and follow keys and the catalog on
+the primary (ANALYTICS_PRIMARY_DATABASE_URL): a standby receives no NOTIFY.
 """
 
 from __future__ import annotations
@@ -67,8 +67,15 @@ def main() -> int:
             started.append(
                 subprocess.Popen(uvicorn_command("cash_register.main:app", port), cwd=ROOT, env=env)
             )
+        on_replica = {
+            **env,
+            "ANALYTICS_PRIMARY_DATABASE_URL": env["ANALYTICS_DATABASE_URL"],
+            "ANALYTICS_DATABASE_URL": service_urls(replica.url())["ANALYTICS_DATABASE_URL"],
+        }
         started.append(
-            subprocess.Popen(uvicorn_command("analytics.main:app", owners_port), cwd=ROOT, env=env)
+            subprocess.Popen(
+                uvicorn_command("analytics.main:app", owners_port), cwd=ROOT, env=on_replica
+            )
         )
         for port in [*registers, owners_port]:
             wait_until_ready(f"http://127.0.0.1:{port}")
@@ -81,7 +88,7 @@ def main() -> int:
         print(f"DATABASE_URL={url}", flush=True)
         print(f"replica: {replica.url()} (streaming from the primary, slot {SLOT})", flush=True)
         print(f"tills: http://127.0.0.1:{tills_port} (nginx, {count} cash registers)", flush=True)
-        print(f"owners: http://127.0.0.1:{owners_port} (analytics)", flush=True)
+        print(f"owners: http://127.0.0.1:{owners_port} (analytics, on the replica)", flush=True)
         print("cluster ready; Ctrl-C or SIGTERM stops it all", flush=True)
         while all(process.poll() is None for process in started):
             time.sleep(0.5)

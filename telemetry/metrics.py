@@ -41,6 +41,8 @@ class Instruments:
     catalog_reloads: Any
     authentication_failures: Any
     rate_limited: Any
+    replication_lag: Any
+    replica_fallback: Any
 
     @classmethod
     def create(cls) -> Instruments:
@@ -100,6 +102,18 @@ class Instruments:
                 ("reason",),
             ),
             rate_limited=counter("rate_limited_requests_total", "429 answers, by till", ("till",)),
+            replication_lag=Gauge(
+                "replication_lag_seconds",
+                "How far the analytics' replica is behind the primary (measured each second)",
+                multiprocess_mode="livemax",
+                registry=None,
+            ),
+            replica_fallback=Gauge(
+                "analytics_replica_fallback",
+                "1 while the analytics read the primary because the replica is down or behind",
+                multiprocess_mode="livemax",
+                registry=None,
+            ),
         )
 
 

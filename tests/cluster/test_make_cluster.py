@@ -53,6 +53,31 @@ def _running_under(folder: Path) -> list[str]:
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
+async def _seen_by_the_owners(port: int, key: str, database_url: str, sold_at: float) -> None:
+    """The analytics read the replica, and show every sale of the primary within the lag
+    bound (REPLICA_MAX_LAG_SECONDS, 10 s by default) of its 201."""
+    primary = await asyncpg.connect(database_url)
+    try:
+        stored = await primary.fetchval("SELECT count(*) FROM purchases")
+    finally:
+        await primary.close()
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+    ) as owner:
+        while True:
+            answer = await owner.get("/supermarkets")
+            assert answer.status_code == 200, answer.text
+            shown = sum(store["purchases"] for store in answer.json()["supermarkets"])
+            if shown == stored:
+                break
+            assert time.monotonic() - sold_at < 10, f"{shown} of {stored} sales shown"
+            await asyncio.sleep(0.05)
+        assert answer.headers["x-data-source"] == "replica"
+        health = (await owner.get("/health")).json()
+    assert health["reads_from"] == "replica"
+    assert health["replication_lag_seconds"] <= health["replica_max_lag_seconds"]
+
+
 async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) -> None:
     folder = tmp_path / "cluster"
     tills_port, owners_port = free_port(), free_port()
@@ -77,6 +102,13 @@ async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) ->
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         key = issued.stdout.strip().splitlines()[-1]
+        owner_issued = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "admin", "owner-key", "--name", "cluster-owner"],
+            cwd=ROOT, env={**env, "DATABASE_URL": database_url},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        owner_key = owner_issued.stdout.strip().splitlines()[-1]
         await asyncio.sleep(0.5)  # the new key reaches the cash registers
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tills_port}") as till:
             sold = await till.post(
@@ -84,6 +116,7 @@ async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) ->
                 json={"supermarket_id": "SMKT001", "items": ["milk"]},
                 headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "cluster-1"},
             )
+        sold_at = time.monotonic()
         assert sold.status_code == 201, sold.text
         assert sold.headers["x-cash-register"].startswith("127.0.0.1:")
         replica = await asyncpg.connect(replica_url)
@@ -97,6 +130,7 @@ async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) ->
                 await asyncio.sleep(0.05)
         finally:
             await replica.close()
+        await _seen_by_the_owners(owners_port, owner_key, database_url, sold_at)
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = await asyncio.to_thread(process.wait, 60)

@@ -168,6 +168,10 @@ def test_log_lines_follow_each_request_and_hold_no_secret(
 
 
 def test_the_probes(running: Running) -> None:
-    for url in running.urls.values():
+    for name, url in running.urls.items():
         assert httpx.get(f"{url}/livez").json() == {"status": "alive"}
-        assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
+        ready = httpx.get(f"{url}/readyz").json()
+        assert ready == {
+            "status": "ready",
+            **({"reads_from": "primary"} if name == "analytics" else {}),
+        }

@@ -91,7 +91,7 @@ async def test_a_busy_pool_and_a_slow_statement_each_say_so(
     seeded: asyncpg.Connection, keys: ChainKeys, small_pool: None
 ) -> None:
     async for app, client in client_of(create_analytics(), keys.owner_headers()):
-        async with app.state.analytics.pool.acquire():  # the one connection, taken
+        async with app.state.analytics.primary.acquire():  # the one connection, taken
             busy = await client.get("/unique-customers")
         assert_unavailable(busy, "pool_exhausted", "busy")
 

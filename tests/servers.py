@@ -39,11 +39,12 @@ def native(command: list[str], port: int) -> list[str]:
 
 
 def start(
-    deployable: str, database_url: str, cwd: Path = ROOT, **extra_env: str
+    deployable: str, database_url: str, cwd: Path = ROOT, port: int | None = None, **extra_env: str
 ) -> tuple[subprocess.Popen, str]:
     """The service as its container runs it, its output (every log line) in a file: a pipe
-    nobody reads would fill and stop the server once the access log has written 64 KB."""
-    port = free_port()
+    nobody reads would fill and stop the server once the access log has written 64 KB.
+    On `port` (a restart), else a free one."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

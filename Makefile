@@ -57,7 +57,8 @@ lock: install
 			--python-platform x86_64-unknown-linux-gnu $$name.in -o $$name.txt; done
 
 # docker compose reads its passwords and keys from files in secrets/ (git-ignored): made here when missing.
-SECRETS := postgres_password cash_register_db_password analytics_db_password loyalty_card_key metrics_key
+SECRETS := postgres_password cash_register_db_password analytics_db_password loyalty_card_key metrics_key \
+	replication_password
 secrets:
 	@mkdir -p secrets
 	@for name in $(SECRETS); do [ -s secrets/$$name ] || \

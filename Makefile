@@ -46,7 +46,8 @@ cluster: install test-tools
 
 # wrk comes from Debian's packages; installed here when missing (needs root, as on our machines).
 bench: install
-	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk nginx-light; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The images' pinned, hash-checked dependencies, from requirements/*.in (uv from PyPI).

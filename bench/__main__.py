@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.analytics import run_analytics_benchmark
 from bench.purchases import run_purchase_benchmark
+from bench.topology import run_topology_benchmark
 
 HEADER = """# Benchmark results
 
@@ -38,7 +39,9 @@ def main() -> int:
         action="store_true",
         help="add the sections to the results file instead of replacing it",
     )
-    parser.add_argument("--only", choices=["purchases", "analytics"], help="run one section")
+    parser.add_argument(
+        "--only", choices=["purchases", "topology", "analytics"], help="run one section"
+    )
     parser.add_argument(
         "--purchases",
         type=int,
@@ -51,13 +54,17 @@ def main() -> int:
     arguments = parser.parse_args()
     passed = True
     sections = []
-    if arguments.only != "analytics":
+    if arguments.only in (None, "purchases"):
         section, ok = run_purchase_benchmark(
             arguments.seconds, arguments.connections, arguments.workers, arguments.saturation_runs
         )
         sections.append(section)
         passed &= ok
-    if arguments.only != "purchases":
+    if arguments.only in (None, "topology"):
+        section, ok = run_topology_benchmark(arguments.seconds, arguments.connections)
+        sections.append(section)
+        passed &= ok
+    if arguments.only in (None, "analytics"):
         size = 10_000_000 if arguments.ten_million else arguments.purchases
         section, ok = run_analytics_benchmark(size)
         sections.append(section)

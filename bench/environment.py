@@ -79,20 +79,25 @@ def bench_database() -> Iterator[str]:
         shutil.rmtree(WORK_DIR / "pg", ignore_errors=True)
         server = EmbeddedPostgres(WORK_DIR / "pg", settings=SERVER_SETTINGS).start()
         admin_url = server.url()
-    url = admin_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
-    asyncio.run(_recreate(admin_url))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "loader", "--data-dir", str(ROOT / "data")],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": url},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        yield url
+        yield seeded_database(admin_url)
     finally:
         if server is not None:
             server.destroy()
+
+
+def seeded_database(admin_url: str) -> str:
+    """The bench database made afresh on `admin_url`'s server, the seed data loaded; its URL."""
+    url = admin_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
+    asyncio.run(_recreate(admin_url))
+    subprocess.run(
+        [sys.executable, "-m", "loader", "--data-dir", str(ROOT / "data")],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return url
 
 
 async def _recreate(admin_url: str) -> None:
@@ -105,11 +110,22 @@ async def _recreate(admin_url: str) -> None:
 
 
 @contextmanager
-def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[str]:
+def serving(
+    app: str, database_url: str, workers: int, log_name: str | None = None, **env: str
+) -> Iterator[str]:
     """Run `app` under uvicorn as its container does; yields its base URL."""
+    with serving_process(app, database_url, workers, log_name, **env) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def serving_process(
+    app: str, database_url: str, workers: int, log_name: str | None = None, **env: str
+) -> Iterator[tuple[str, int]]:
+    """`serving`, also yielding the server's pid (its CPU time is measured)."""
     port = free_port()
     command = uvicorn_command(app, port, workers)
-    log = (WORK_DIR / f"{app.split('.')[0]}.log").open("w")
+    log = (WORK_DIR / f"{log_name or app.split('.')[0]}.log").open("w")
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -126,7 +142,7 @@ def serving(app: str, database_url: str, workers: int, **env: str) -> Iterator[s
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base_url, process)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)

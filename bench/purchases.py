@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+from pathlib import Path
 
 import asyncpg
 
@@ -61,6 +62,11 @@ def pgbench(database_url: str, seconds: int) -> float:
     """Transactions per second of pgbench running `pgbench_script`."""
     script = WORK_DIR / "purchase.pgbench"
     script.write_text(pgbench_script())
+    return pgbench_with(database_url, seconds, script, PGBENCH_CLIENTS)
+
+
+def pgbench_with(database_url: str, seconds: int, script: Path, clients: int) -> float:
+    """Transactions per second of pgbench running `script` with `clients` clients."""
     result = subprocess.run(
         [
             program("pgbench"),
@@ -68,7 +74,7 @@ def pgbench(database_url: str, seconds: int) -> float:
             "-M",
             "prepared",
             "-c",
-            str(PGBENCH_CLIENTS),
+            str(clients),
             "-j",
             "2",
             "-T",

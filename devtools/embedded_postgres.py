@@ -116,7 +116,8 @@ class EmbeddedPostgres:
         """A hot standby of `primary`, started: a base backup over the replication protocol
         (`pg_basebackup -R` writes standby.signal and primary_conninfo) with a physical
         replication slot, so the primary keeps every WAL segment the standby still needs."""
-        standby = cls(data_dir)
+        # A hot standby needs at least the primary's max_connections (and the like).
+        standby = cls(data_dir, settings=primary.settings)
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         if standby.user:
             _open_path_for(standby.user, data_dir.parent)
@@ -138,6 +139,10 @@ class EmbeddedPostgres:
         """Stop the server; mode `immediate` is the abrupt stop of a crash."""
         if self.is_running():
             self._pg_ctl("stop", "-w", "-m", mode)
+
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children)."""
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
 
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():

@@ -44,9 +44,10 @@ demo: install
 cluster: install test-tools
 	$(BIN)/python -m scripts.cluster
 
-# wrk comes from Debian's packages; installed here when missing (needs root, as on our machines).
+# wrk and nginx (the topology section) come from Debian's packages; installed here when missing
+# (needs root, as on our machines).
 bench: install
-	command -v wrk >/dev/null && command -v nginx >/dev/null || \
+	command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update -qq && apt-get install -y -qq wrk nginx-light; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

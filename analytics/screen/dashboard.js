@@ -5,7 +5,7 @@ const Dashboard = (() => {
   const byId = (id) => document.getElementById(id);
   const LOYAL_PAGE = 10;
   const DEFAULT_DAYS = 30;
-  const state = { days: [], loyalOffset: 0, loyalCount: 0, ownStore: null };
+  const state = { days: [], loyalOffset: 0, loyalCount: 0, ownStore: null, asOf: null, source: "" };
   const count = (n) => new Intl.NumberFormat().format(n);
 
   function query(extra = {}) {
@@ -16,8 +16,25 @@ const Dashboard = (() => {
     return parameters.toString();
   }
 
+  // The oldest "data as of" among a view's answers: every sale before it is in the view.
+  function noteFreshness(headers) {
+    const asOf = headers.get("X-Data-As-Of");
+    if (asOf && (!state.asOf || asOf < state.asOf)) {
+      state.asOf = asOf;
+      state.source = headers.get("X-Data-Source") || "";
+    }
+  }
+
+  function showFreshness() {
+    if (!state.asOf) return;
+    const shown = `${state.asOf.replace("T", " ").slice(0, 19)} UTC`;
+    const where = state.source === "replica" ? ", read from the replica" : "";
+    byId("as-of").textContent = `Every sale up to ${shown} is counted${where}.`;
+  }
+
   async function ask(path) {
     const answer = await Screen.api(path);
+    noteFreshness(answer.headers);
     if (answer.status !== 200) {
       if (answer.status === 401) Screen.show(false);
       throw new Error(Screen.problem(answer));
@@ -49,6 +66,7 @@ const Dashboard = (() => {
 
   async function refresh() {
     Screen.say("Loading…");
+    state.asOf = null;
     try {
       const [totals, byStore, unique, top] = await Promise.all([
         ask(`/sales/daily-totals?${query()}`),
@@ -63,6 +81,7 @@ const Dashboard = (() => {
       showTop(top.products);
       state.loyalOffset = 0;
       await showLoyal();
+      showFreshness();
       Screen.say("");
     } catch (error) {
       Screen.say(error.message, "error");

@@ -3,6 +3,7 @@ alone, see it on the dashboard, see Swagger UI render; nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -49,7 +50,7 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     await expect(till.locator("#receipt-number")).to_be_visible()
     receipt_text = await till.locator("#receipt-number").inner_text()
     stored = await catalog.fetchrow(
-        "SELECT id, supermarket_id, till_id, total_amount FROM purchases"
+        "SELECT id, supermarket_id, till_id, total_amount, purchased_at FROM purchases"
     )
     assert f"Purchase {stored['id']}" in receipt_text
     assert (stored["supermarket_id"], stored["till_id"]) == ("SMKT002", "till-smkt002")
@@ -63,6 +64,11 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     assert await dashboard.locator("#to").input_value() == datetime.now(UTC).date().isoformat()
     await expect(dashboard.locator("#top tr").first).to_contain_text("milk")
     assert _amount(await dashboard.locator("#revenue").inner_text()) == expected_total
+    # The answers' X-Data-As-Of, shown: the sale is counted, so the moment is after it.
+    freshness = re.search(r"up to (\S+ \S+) UTC", await dashboard.locator("#as-of").inner_text())
+    assert freshness is not None
+    shown = datetime.strptime(freshness.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert shown >= stored["purchased_at"].replace(microsecond=0)
     await dashboard.screenshot(path=screenshot_path("dashboard"), full_page=True)
 
     assert traffic.seen, "the browser's requests were recorded"

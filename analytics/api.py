@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from analytics import service
+from analytics.cursors import Position
+from analytics.errors import InvalidCursor
 from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters
 from analytics.lifetime import Held, Source
 from analytics.models import (
@@ -99,14 +101,34 @@ async def loyal_customers(
     owner: Owner,
     min_purchases: Annotated[int, Query(ge=1, le=1_000_000)] = 3,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=10_000_000,
+            description="Rows to skip: kept for old clients, and slower the deeper it goes. "
+            "Use `after` instead.",
+        ),
+    ] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="The `next` cursor of the previous page: the page after it, as fast "
+            "however deep. Not with `offset`.",
+        ),
+    ] = None,
     supermarket_id: StoreFilter = None,
 ) -> LoyalCustomers:
     """Customers with at least `min_purchases` purchases (counted in one store when given),
-    most purchases first, paginated. Loyalty is over the whole history: no date range."""
+    most purchases first, paginated: follow `next` (keyset), or give `offset`. Loyalty is over
+    the whole history: no date range."""
     supermarket_id = store_in_view(owner, supermarket_id)
     check_filters(held.stores, supermarket_id, None, None)
-    return await service.loyal_customers(source, min_purchases, limit, offset, supermarket_id)
+    if after is not None and offset:
+        raise InvalidCursor("after, offset: give one of them, not both")
+    start = Position.of(after) if after is not None else offset
+    return await service.loyal_customers(source, min_purchases, limit, start, supermarket_id)
 
 
 @router.get("/top-products", **DATA)

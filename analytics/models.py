@@ -22,8 +22,14 @@ class LoyalCustomers(BaseModel):
     min_purchases: int
     count: int
     limit: int
-    offset: int
+    offset: int | None = Field(
+        description="Where this page starts, when asked by offset; null for a cursor's page."
+    )
     customers: list[LoyalCustomer]
+    next: str | None = Field(
+        default=None,
+        description="Opaque cursor of the next page (send it as `after`); null on the last page.",
+    )
 
 
 class RankedProduct(BaseModel):

@@ -8,7 +8,8 @@ SELECT coalesce(sum(customers), 0)::bigint FROM customer_purchase_counts
 
 # How many customers have at least $1 purchases (from the histogram), and one page of them,
 # most purchases first (from the index on purchase_count). Always at least one row; a page
-# past the end has a single row whose customer is NULL.
+# past the end has a single row whose customer is NULL. OFFSET reads and skips every row
+# before the page: LOYAL_CUSTOMERS_AFTER is the way to deep pages.
 LOYAL_CUSTOMERS = """
 WITH total AS (
     SELECT coalesce(sum(customers), 0)::bigint AS customers
@@ -23,6 +24,32 @@ LEFT JOIN LATERAL (
     WHERE purchase_count >= $1
     ORDER BY purchase_count DESC, id
     LIMIT $2 OFFSET $3
+) page ON true
+ORDER BY page.purchase_count DESC, page.id
+"""
+
+# The page after the customer ($3 purchases, id $4) a cursor names: the rest of its purchase
+# count after its id, then the lower counts. Each branch is one range of the index on
+# (purchase_count DESC, id), so the deepest page costs what the first does.
+LOYAL_CUSTOMERS_AFTER = """
+WITH total AS (
+    SELECT coalesce(sum(customers), 0)::bigint AS customers
+    FROM customer_purchase_counts
+    WHERE purchase_count >= $1
+),
+after AS (
+    (SELECT id, purchase_count FROM customers
+     WHERE purchase_count = $3 AND id > $4 AND purchase_count >= $1
+     ORDER BY purchase_count DESC, id LIMIT $2)
+    UNION ALL
+    (SELECT id, purchase_count FROM customers
+     WHERE purchase_count < $3 AND purchase_count >= $1
+     ORDER BY purchase_count DESC, id LIMIT $2)
+)
+SELECT total.customers AS total, page.id AS customer_id, page.purchase_count
+FROM total
+LEFT JOIN LATERAL (
+    SELECT id, purchase_count FROM after ORDER BY purchase_count DESC, id LIMIT $2
 ) page ON true
 ORDER BY page.purchase_count DESC, page.id
 """
@@ -71,6 +98,31 @@ LEFT JOIN LATERAL (
     WHERE supermarket_id = $4 AND purchase_count >= $1
     ORDER BY purchase_count DESC, customer_id
     LIMIT $2 OFFSET $3
+) page ON true
+ORDER BY page.purchase_count DESC, page.customer_id
+"""
+
+LOYAL_CUSTOMERS_IN_STORE_AFTER = """
+WITH total AS (
+    SELECT coalesce(sum(customers), 0)::bigint AS customers
+    FROM store_customer_purchase_counts
+    WHERE supermarket_id = $5 AND purchase_count >= $1
+),
+after AS (
+    (SELECT customer_id, purchase_count FROM store_customers
+     WHERE supermarket_id = $5 AND purchase_count = $3 AND customer_id > $4
+       AND purchase_count >= $1
+     ORDER BY purchase_count DESC, customer_id LIMIT $2)
+    UNION ALL
+    (SELECT customer_id, purchase_count FROM store_customers
+     WHERE supermarket_id = $5 AND purchase_count < $3 AND purchase_count >= $1
+     ORDER BY purchase_count DESC, customer_id LIMIT $2)
+)
+SELECT total.customers AS total, page.customer_id, page.purchase_count
+FROM total
+LEFT JOIN LATERAL (
+    SELECT customer_id, purchase_count FROM after
+    ORDER BY purchase_count DESC, customer_id LIMIT $2
 ) page ON true
 ORDER BY page.purchase_count DESC, page.customer_id
 """

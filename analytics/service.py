@@ -8,6 +8,7 @@ from typing import TypeVar
 import asyncpg
 
 from analytics import queries
+from analytics.cursors import Position
 from analytics.filters import Filters
 from analytics.models import (
     DailySales,
@@ -53,31 +54,47 @@ async def unique_customers(pool: asyncpg.Pool, filters: Filters) -> int:
 
 
 async def loyal_customers(
-    pool: asyncpg.Pool, min_purchases: int, limit: int, offset: int, supermarket_id: str | None
+    pool: asyncpg.Pool,
+    min_purchases: int,
+    limit: int,
+    start: int | Position,
+    supermarket_id: str | None,
 ) -> LoyalCustomers:
-    """Customers with at least `min_purchases` purchases (in one store), most first, a page."""
-    if supermarket_id is None:
-        rows = await _ask(
-            pool, lambda c: c.fetch(queries.LOYAL_CUSTOMERS, min_purchases, limit, offset)
-        )
-    else:
-        rows = await _ask(
-            pool,
-            lambda c: c.fetch(
-                queries.LOYAL_CUSTOMERS_IN_STORE, min_purchases, limit, offset, supermarket_id
-            ),
-        )
+    """Customers with at least `min_purchases` purchases (in one store), most first, a page
+    from an offset or after a cursor's position; with the cursor of the page after it."""
+    rows = await _ask(
+        pool, lambda c: c.fetch(*_loyal_page(min_purchases, limit + 1, start, supermarket_id))
+    )
+    shown = [row for row in rows if row["customer_id"] is not None]
+    following = None
+    if len(shown) > limit:
+        shown = shown[:limit]
+        following = Position(shown[-1]["purchase_count"], shown[-1]["customer_id"]).cursor()
     return LoyalCustomers(
         min_purchases=min_purchases,
         count=rows[0]["total"],
         limit=limit,
-        offset=offset,
+        offset=start if isinstance(start, int) else None,
         customers=[
             LoyalCustomer(user_id=row["customer_id"], purchases=row["purchase_count"])
-            for row in rows
-            if row["customer_id"] is not None
+            for row in shown
         ],
+        next=following,
     )
+
+
+def _loyal_page(
+    min_purchases: int, rows: int, start: int | Position, supermarket_id: str | None
+) -> tuple[object, ...]:
+    """The statement and its arguments for one page (one more row than shown: is there more?)."""
+    if isinstance(start, Position):
+        after = (start.purchases, start.customer_id)
+        if supermarket_id is None:
+            return (queries.LOYAL_CUSTOMERS_AFTER, min_purchases, rows, *after)
+        return (queries.LOYAL_CUSTOMERS_IN_STORE_AFTER, min_purchases, rows, *after, supermarket_id)
+    if supermarket_id is None:
+        return (queries.LOYAL_CUSTOMERS, min_purchases, rows, start)
+    return (queries.LOYAL_CUSTOMERS_IN_STORE, min_purchases, rows, start, supermarket_id)
 
 
 async def top_products(pool: asyncpg.Pool, limit: int, filters: Filters) -> TopProducts:

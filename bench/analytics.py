@@ -7,6 +7,7 @@ rate), and measures again. The answers must cost the same however many sales the
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -14,6 +15,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
+
+from analytics.cursors import Position
 from bench.environment import (
     ROOT,
     WORK_DIR,
@@ -57,6 +61,43 @@ def latencies(url: str, headers: dict[str, str]) -> dict[str, dict[str, float]]:
     return {
         path: wrk(f"{url}{path}", LATENCY_SECONDS, 1, BENCH_DIR / "report.lua", headers)
         for path in endpoints()
+    }
+
+
+PAGE = 100
+RANGE_DAYS = 600
+
+
+async def _deepest_position(database_url: str) -> tuple[int, Position]:
+    """How many customers there are, and the one just before the last page of all of them."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        customers = await connection.fetchval("SELECT count(*) FROM customers")
+        row = await connection.fetchrow(
+            "SELECT purchase_count, id FROM customers ORDER BY purchase_count DESC, id "
+            "OFFSET $1 LIMIT 1",
+            customers - PAGE - 1,
+        )
+    finally:
+        await connection.close()
+    return customers, Position(row["purchase_count"], row["id"])
+
+
+def deep_questions(database_url: str) -> dict[str, str]:
+    """The answers that could grow with the data: the last page of every customer, by offset
+    and by cursor, and distinct customers over a long range."""
+    customers, before_last = asyncio.run(_deepest_position(database_url))
+    every = f"/loyal-customers?min_purchases=1&limit={PAGE}"
+    last_day = (GENERATED_END - timedelta(days=1)).date()
+    long_range = f"from={last_day - timedelta(days=RANGE_DAYS - 1)}&to={last_day}"
+    return {
+        "first page of every customer": every,
+        f"last page by offset ({customers - PAGE:,})": f"{every}&offset={customers - PAGE}",
+        "last page by cursor (`after`)": f"{every}&after={before_last.cursor()}",
+        f"unique customers, {RANGE_DAYS} days, all stores": f"/unique-customers?{long_range}",
+        f"unique customers, {RANGE_DAYS} days, one store": (
+            f"/unique-customers?{long_range}&supermarket_id=SMKT002"
+        ),
     }
 
 
@@ -125,6 +166,12 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
         with serving("analytics.main:app", database_url, 1) as url:
             print(f"analytics at {purchases:,} more purchases …", flush=True)
             large = latencies(url, keys.owner_headers())
+            questions = deep_questions(database_url)
+            deep = {
+                name: wrk(f"{url}{path}", LATENCY_SECONDS, 1, BENCH_DIR / "report.lua",
+                          keys.owner_headers())
+                for name, path in questions.items()
+            }  # fmt: skip
     daily = next(path for path in endpoints() if path.startswith("/sales/daily"))
     checks = {
         f"loader ≥ 100,000 purchases/s ({rate:,.0f})": rate >= 100_000,
@@ -136,7 +183,11 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
     }
     for path in SEED_ENDPOINTS:
         checks[f"{path} p50 ≤ 2 × seed size"] = large[path]["p50_ms"] <= 2 * small[path]["p50_ms"]
-    section = _report(purchases, rate, loader_output, small, large, checks)
+    first, _by_offset, by_cursor, *ranges = deep.values()
+    checks["last page by cursor p50 ≤ 2 × first page"] = by_cursor["p50_ms"] <= 2 * first["p50_ms"]
+    for name, figures in zip(list(deep)[3:], ranges, strict=True):
+        checks[f"{name}: p50 ≤ 20 ms"] = figures["p50_ms"] <= 20
+    section = _report(purchases, rate, loader_output, small, large, checks, deep)
     return _import_report(purchases, alone, rate, tills) + section, all(checks.values())
 
 
@@ -170,7 +221,12 @@ def _report(
     small: dict[str, dict[str, float]],
     large: dict[str, dict[str, float]],
     checks: dict[str, bool],
+    deep: dict[str, dict[str, float]],
 ) -> str:
+    deep_rows = "\n".join(
+        f"| {name} | {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} |"
+        for name, figures in deep.items()
+    )
     rows = "\n".join(
         f"| `{path}` | {small[path]['p50_ms']:.2f} | {small[path]['p99_ms']:.2f} | "
         f"{large[path]['p50_ms']:.2f} | {large[path]['p99_ms']:.2f} | "
@@ -199,6 +255,13 @@ tills trade):
 | endpoint | seed p50 ms | seed p99 ms | large p50 ms | large p99 ms | p50 ratio |
 |---|---:|---:|---:|---:|---:|
 {rows}
+
+The questions that could grow with the data, at the large size (issue 14): the last page of
+every customer ({PAGE} per page), and distinct customers over {RANGE_DAYS} days.
+
+| question | p50 ms | p99 ms |
+|---|---:|---:|
+{deep_rows}
 
 | check | result |
 |---|---|

@@ -36,6 +36,78 @@ async def test_pages_cover_the_list_once_in_order(
     assert counts == sorted(counts, reverse=True)
 
 
+async def _follow_cursors(
+    analytics: httpx.AsyncClient, params: dict[str, object]
+) -> tuple[list[dict], int]:
+    """Every page by its `next` cursor; the customers in order, and the pages asked."""
+    shown: list[dict] = []
+    asked, after = 0, None
+    while True:
+        page = (
+            await analytics.get(
+                "/loyal-customers", params={**params, **({"after": after} if after else {})}
+            )
+        ).json()
+        asked += 1
+        assert page["offset"] is (None if after else 0)
+        shown.extend(page["customers"])
+        after = page["next"]
+        if after is None:
+            return shown, asked
+
+
+@pytest.mark.parametrize("store", [None, "SMKT002"])
+async def test_cursors_cover_the_list_once_in_order_with_ties_across_pages(
+    seeded: asyncpg.Connection,
+    analytics: httpx.AsyncClient,
+    seed_facts: SeedFacts,
+    store: str | None,
+) -> None:
+    in_store = {"supermarket_id": store} if store else {}
+    whole = (
+        await analytics.get(
+            "/loyal-customers", params={"min_purchases": 2, "limit": 1000, **in_store}
+        )
+    ).json()
+    assert whole["next"] is None
+    shown, asked = await _follow_cursors(analytics, {"min_purchases": 2, "limit": 37, **in_store})
+    assert shown == whole["customers"]
+    assert asked == -(-len(shown) // 37), "no empty page at the end"
+    if store is None:
+        assert len(shown) == sum(1 for n in seed_facts.purchases_per_customer.values() if n >= 2)
+    ids = [customer["user_id"] for customer in shown]
+    assert len(ids) == len(set(ids))
+
+
+async def test_a_page_of_exactly_the_rest_has_no_next(
+    seeded: asyncpg.Connection, analytics: httpx.AsyncClient, seed_facts: SeedFacts
+) -> None:
+    loyal = sum(1 for n in seed_facts.purchases_per_customer.values() if n >= 3)
+    exact = (await analytics.get("/loyal-customers", params={"limit": loyal})).json()
+    assert (len(exact["customers"]), exact["next"]) == (loyal, None)
+    short = (await analytics.get("/loyal-customers", params={"limit": loyal - 1})).json()
+    rest = (await analytics.get("/loyal-customers", params={"after": short["next"]})).json()
+    assert rest["customers"] == exact["customers"][loyal - 1 :]
+    assert rest["next"] is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"after": "not-a-cursor"},
+        {"after": "MDo0"},  # base64 of "0:4": no purchase count 0, no such id
+        {"after": "", "offset": 5},
+        {"after": "MzoxMjM0NTY3OC0xMjM0LTEyMzQtMTIzNC0xMjM0NTY3ODkwMTI", "offset": 5},
+    ],
+)
+async def test_a_cursor_not_given_by_the_service_or_with_an_offset_is_a_422(
+    analytics: httpx.AsyncClient, query: dict[str, object]
+) -> None:
+    response = await analytics.get("/loyal-customers", params=query)
+    assert response.status_code == 422, response.text
+    assert "after" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "query",
     [{"min_purchases": 0}, {"limit": 0}, {"limit": 5000}, {"offset": -1}, {"limit": "ten"}],

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from analytics import service
 from analytics.cursors import Position
 from analytics.errors import InvalidCursor
-from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters
+from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters, today_in
 from analytics.lifetime import Held, Source
 from analytics.models import (
     DailySales,
@@ -34,8 +34,10 @@ router = APIRouter()
 DATA = {"dependencies": [BEARER], "responses": {c: PROBLEM for c in (401, 403, 422, 503)}}
 
 StoreFilter = Annotated[StoreId | None, Query(description="Only this store.")]
-FromDay = Annotated[date | None, Query(alias="from", description="First UTC day, inclusive.")]
-ToDay = Annotated[date | None, Query(description="Last UTC day, inclusive.")]
+FromDay = Annotated[
+    date | None, Query(alias="from", description="First day, inclusive: each store's local day.")
+]
+ToDay = Annotated[date | None, Query(description="Last day, inclusive: each store's local day.")]
 
 
 SCREEN_FILES = Path(__file__).parent / "screen"
@@ -80,7 +82,7 @@ async def health(held: Held) -> dict[str, Any]:
     return {"status": "ok", "database": "ok", **held.reads.facts()}
 
 
-@router.get("/unique-customers", **DATA)
+@router.get("/unique-customers", response_model_exclude_none=True, **DATA)
 async def unique_customers(
     held: Held,
     source: Source,
@@ -91,7 +93,10 @@ async def unique_customers(
 ) -> UniqueCustomers:
     """How many distinct customers have bought anything, in one store and/or over a range."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
-    return UniqueCustomers(unique_customers=await service.unique_customers(source, filters))
+    return UniqueCustomers(
+        unique_customers=await service.unique_customers(source, filters),
+        time_zones=held.time_zones(filters.supermarket_id) if filters.dated else None,
+    )
 
 
 @router.get("/loyal-customers", **DATA)
@@ -131,7 +136,7 @@ async def loyal_customers(
     return await service.loyal_customers(source, min_purchases, limit, start, supermarket_id)
 
 
-@router.get("/top-products", **DATA)
+@router.get("/top-products", response_model_exclude_none=True, **DATA)
 async def top_products(
     held: Held,
     source: Source,
@@ -144,7 +149,9 @@ async def top_products(
     """Best sellers by units sold, in one store and/or over a range; products tied with the
     last place are all listed."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
-    return await service.top_products(source, limit, filters)
+    answer = await service.top_products(source, limit, filters)
+    answer.time_zones = held.time_zones(filters.supermarket_id) if filters.dated else None
+    return answer
 
 
 def days_in_view(
@@ -156,12 +163,14 @@ def days_in_view(
 ) -> Filters:
     """The days asked about (without a range, the last 30 up to today) in the store asked
     about or the owner's own: the filters of the day-by-day views."""
+    store = store_in_view(owner, supermarket_id)
     return check_filters(
         held.stores,
-        store_in_view(owner, supermarket_id),
+        store,
         from_,
         to,
         default_days=DEFAULT_DAILY_DAYS,
+        today=today_in(held.time_zones(store).values()),
     )
 
 
@@ -170,17 +179,21 @@ DaysInView = Annotated[Filters, Depends(days_in_view)]
 
 @router.get("/sales/daily", **DATA)
 async def daily_sales(held: Held, source: Source, filters: DaysInView) -> DailySales:
-    """Per UTC day and store: purchases, units, revenue and distinct customers. Without a
-    range, the last 30 days up to today."""
-    return await service.daily_sales(source, filters)
+    """Per day and store (the store's local days, `time_zones`): purchases, units, revenue
+    and distinct customers. Without a range, the last 30 days up to today."""
+    answer = await service.daily_sales(source, filters)
+    answer.time_zones = held.time_zones(filters.supermarket_id)
+    return answer
 
 
 @router.get("/sales/daily-totals", **DATA)
 async def daily_totals(held: Held, source: Source, filters: DaysInView) -> DailyTotals:
-    """Every UTC day of the range (days without sales as zeros) for all stores in view or
-    one: purchases, units, revenue and distinct customers (one even if in two stores).
-    Without a range, the last 30 days up to today."""
-    return await service.daily_totals(source, filters)
+    """Every day of the range (days without sales as zeros; each store's local days) for all
+    stores in view or one: purchases, units, revenue and distinct customers (one even if in
+    two stores). Without a range, the last 30 days up to today."""
+    answer = await service.daily_totals(source, filters)
+    answer.time_zones = held.time_zones(filters.supermarket_id)
+    return answer
 
 
 @router.get("/sales/by-store", **DATA)
@@ -193,10 +206,18 @@ async def sales_by_store(
 ) -> StoresInRange:
     """Each store over the range (a store manager's key: its own only): purchases, units,
     revenue and distinct customers. Without a range, the last 30 days up to today."""
+    own = store_in_view(owner, None)
     filters = check_filters(
-        held.stores, store_in_view(owner, None), from_, to, default_days=DEFAULT_DAILY_DAYS
+        held.stores,
+        own,
+        from_,
+        to,
+        default_days=DEFAULT_DAILY_DAYS,
+        today=today_in(held.time_zones(own).values()),
     )
-    return await service.stores_between(source, filters)
+    answer = await service.stores_between(source, filters)
+    answer.time_zones = held.time_zones(own)
+    return answer
 
 
 @router.get("/supermarkets", **DATA)

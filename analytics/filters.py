@@ -1,9 +1,12 @@
-"""The filters owners put on their questions: one store, a date range (UTC days)."""
+"""The filters owners put on their questions: one store, a date range (each store's local
+days: a store's rollups are kept by its own time zone's dates)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from analytics.errors import InvalidFilter
 
@@ -29,16 +32,17 @@ def check_filters(
     to: date | None,
     *,
     default_days: int | None = None,
+    today: date | None = None,
 ) -> Filters:
     """Filters that make sense, or an `InvalidFilter` naming what does not.
 
-    With `default_days`, a missing range means the last that many days up to today; without,
-    a range needs both ends.
+    With `default_days`, a missing range means the last that many days up to `today` (the
+    latest date among the stores in view, default UTC's); without, a range needs both ends.
     """
     if supermarket_id is not None and supermarket_id not in known_stores:
         raise InvalidFilter(f"supermarket_id: unknown supermarket {supermarket_id!r}")
     if default_days is not None:
-        to = to or datetime.now(UTC).date()
+        to = to or today or datetime.now(UTC).date()
         if from_ is None:
             if to.toordinal() <= default_days:  # the range would start before year 1
                 raise InvalidFilter(f"to: {to} leaves no room for the last {default_days} days")
@@ -51,3 +55,10 @@ def check_filters(
         if (to - from_).days >= MAX_RANGE_DAYS:
             raise InvalidFilter(f"from, to: at most {MAX_RANGE_DAYS} days in one question")
     return Filters(supermarket_id, from_, to)
+
+
+def today_in(zones: Iterable[str]) -> date:
+    """Today's date in whichever of these zones is furthest ahead (UTC's with none)."""
+    return max(
+        (datetime.now(ZoneInfo(zone)).date() for zone in zones), default=datetime.now(UTC).date()
+    )

@@ -74,6 +74,14 @@ class Analytics:
     def stores(self) -> frozenset[str]:
         return self.catalog.current.supermarkets
 
+    def time_zones(self, store: str | None) -> dict[str, str]:
+        """The time zone of the store in view (none for a store that does not exist: the
+        filters refuse it), or of every store."""
+        zones = self.catalog.current.time_zones
+        if store is None:
+            return dict(sorted(zones.items()))
+        return {store: zones[store]} if store in zones else {}
+
 
 async def readiness(request: Request) -> Ready:
     """/readyz of the analytics: not ready until its lifespan has built it."""

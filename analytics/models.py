@@ -11,6 +11,10 @@ from pydantic import BaseModel, Field
 
 class UniqueCustomers(BaseModel):
     unique_customers: int
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )
 
 
 class LoyalCustomer(BaseModel):
@@ -40,6 +44,10 @@ class RankedProduct(BaseModel):
 
 class TopProducts(BaseModel):
     products: list[RankedProduct]
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )
 
 
 class StoreDay(BaseModel):
@@ -58,10 +66,15 @@ class DailySales(BaseModel):
     to: date
     supermarket_id: str | None = None
     days: list[StoreDay]
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )
 
 
 class StoreSummary(BaseModel):
     supermarket_id: str
+    time_zone: str = Field(description="The store's IANA time zone: its days are local days.")
     purchases: int
     units: int
     revenue: Decimal
@@ -89,6 +102,10 @@ class DailyTotals(BaseModel):
     to: date
     supermarket_id: str | None = None
     days: list[Day]
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )
 
 
 class StoreInRange(BaseModel):
@@ -103,3 +120,7 @@ class StoresInRange(BaseModel):
     from_: date = Field(serialization_alias="from")
     to: date
     supermarkets: list[StoreInRange]
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )

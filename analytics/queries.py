@@ -77,6 +77,8 @@ SELECT coalesce(sum(customers), 0)::bigint FROM store_customer_purchase_counts
 WHERE supermarket_id = $1
 """
 
+# Days are each store's local days (its time_zone): the rollups are kept that way.
+
 # Distinct customers over a date range (optionally one store): reads daily_customers, one row
 # per customer, day and store in the range, so its cost grows with the range, not the history.
 UNIQUE_CUSTOMERS_BETWEEN = """
@@ -165,7 +167,7 @@ customers AS (
     SELECT supermarket_id, sum(customers)::bigint AS customers
     FROM store_customer_purchase_counts GROUP BY supermarket_id
 )
-SELECT s.id AS supermarket_id, coalesce(x.purchases, 0) AS purchases,
+SELECT s.id AS supermarket_id, s.time_zone, coalesce(x.purchases, 0) AS purchases,
        coalesce(x.units, 0) AS units, coalesce(x.revenue, 0) AS revenue,
        coalesce(c.customers, 0) AS customers, x.first_day, x.last_day
 FROM supermarkets s

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from cash_register.errors import IdempotencyKeyReused, InvalidPurchase
 from cash_register.lifetime import CashRegister
@@ -26,6 +27,16 @@ class SaleRejected(Exception):
     """One uploaded sale cannot be stored; the reason is given back for that sale only."""
 
 
+def moment_of(purchased_at: datetime, store_zone: str | None) -> datetime:
+    """The instant of an offline sale: as given with an offset, else the store's local time
+    (a till's clock shows its store's time). In the hour that repeats when clocks go back, a
+    time without an offset is the first of the two; in the hour that is skipped when they go
+    forward, it is read with the offset before the change (02:30 is 03:30 summer time)."""
+    if purchased_at.tzinfo is not None:
+        return purchased_at
+    return purchased_at.replace(tzinfo=ZoneInfo(store_zone) if store_zone else UTC)
+
+
 def _offline_basket(
     held: CashRegister, credential: Credential, sale: OfflinePurchase, now: datetime
 ) -> Basket:
@@ -35,9 +46,7 @@ def _offline_basket(
             f"supermarket_id: till {credential.name} records sales for "
             f"{credential.supermarket_id} only"
         )
-    moment = (
-        sale.purchased_at if sale.purchased_at.tzinfo else sale.purchased_at.replace(tzinfo=UTC)
-    )
+    moment = moment_of(sale.purchased_at, held.catalog.current.time_zones.get(sale.supermarket_id))
     if moment > now + settings.offline_clock_skew:
         raise SaleRejected(f"purchased_at: {moment.isoformat()} is in the future")
     if moment < now - settings.offline_max_age:

@@ -16,7 +16,7 @@ from db.snapshot import NotifiedSnapshot
 
 CATALOG_CHANNEL = "catalog_changed"
 PRODUCTS = "SELECT id, name, unit_price FROM products ORDER BY name"
-SUPERMARKETS = "SELECT id FROM supermarkets ORDER BY id"
+SUPERMARKETS = "SELECT id, time_zone FROM supermarkets ORDER BY id"
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,11 @@ class Product:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Products by name and the known store ids, as of one read."""
+    """Products by name, the known store ids and each store's time zone, as of one read."""
 
     products: dict[str, Product] = field(default_factory=dict)
     supermarkets: frozenset[str] = frozenset()
+    time_zones: dict[str, str] = field(default_factory=dict)  # IANA name, by store id
 
     def product_names(self) -> list[str]:
         return sorted(self.products)
@@ -46,6 +47,7 @@ async def read_catalog(connection: asyncpg.Connection | asyncpg.Pool) -> Catalog
             row["name"]: Product(row["id"], row["name"], row["unit_price"]) for row in products
         },
         supermarkets=frozenset(row["id"] for row in supermarkets),
+        time_zones={row["id"]: row["time_zone"] for row in supermarkets},
     )
 
 

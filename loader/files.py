@@ -26,9 +26,17 @@ class ChainFile:
     columns: tuple[str, ...]
     staging_table: str
     staging_columns: tuple[str, ...]
+    # Columns a file may add after its own, in this order (staged under the same names).
+    optional: tuple[str, ...] = ()
+
+    def headers(self) -> list[tuple[str, ...]]:
+        """Every header the file may have."""
+        return [self.columns + self.optional[:count] for count in range(len(self.optional) + 1)]
 
 
-SUPERMARKETS = ChainFile("supermarkets.csv", ("id",), "staged_supermarket", ("id",))
+SUPERMARKETS = ChainFile(
+    "supermarkets.csv", ("id",), "staged_supermarket", ("id",), optional=("time_zone",)
+)
 PRODUCTS = ChainFile(
     "products_list.csv",
     ("product_name", "unit_price"),
@@ -44,15 +52,20 @@ PURCHASES = ChainFile(
 CHAIN_FILES = (SUPERMARKETS, PRODUCTS, PURCHASES)
 
 
+def _header(path: Path) -> tuple[str, ...]:
+    with path.open("rb") as handle:
+        first = handle.readline().removeprefix(BOM).decode("utf-8", "replace").strip()
+    return tuple(name.strip() for name in first.split(",")) if first else ()
+
+
 def header_problem(path: Path, chain_file: ChainFile) -> str | None:
     """Why the file cannot be loaded as `chain_file`, or None if its header is right."""
     if not path.is_file():
         return "file not found"
-    with path.open("rb") as handle:
-        first = handle.readline().removeprefix(BOM).decode("utf-8", "replace").strip()
-    found = [name.strip() for name in first.split(",")]
-    if found != list(chain_file.columns):
-        return f"header must be {','.join(chain_file.columns)}, found {first or 'nothing'}"
+    found = _header(path)
+    if found not in chain_file.headers():
+        wanted = " or ".join(",".join(header) for header in chain_file.headers())
+        return f"header must be {wanted}, found {','.join(found) or 'nothing'}"
     return None
 
 
@@ -111,7 +124,7 @@ async def copy_into_staging(
     await connection.copy_to_table(
         chain_file.staging_table,
         source=_chunks(path, progress),
-        columns=chain_file.staging_columns,
+        columns=chain_file.staging_columns + _header(path)[len(chain_file.columns) :],
         format="csv",
         header=True,
         encoding="utf-8",

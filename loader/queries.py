@@ -12,7 +12,10 @@ UNLOCK_LOADER = "SELECT pg_advisory_unlock($1)"
 
 # For the checking transaction: naive times are UTC; sorts and hashes of a million rows stay
 # in memory ($1: work_mem; the default 4MB spills them to disk).
-CHECKING_SESSION = "SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true)"
+CHECKING_SESSION = """
+SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true),
+       set_config('shop.chain_time_zone', $2, false)
+"""
 
 # For each storing transaction: the aggregate shard that no till writes ($1), so a till never
 # waits for a row of the import's counters, nor the import for a till's; and whether the
@@ -84,7 +87,7 @@ DROP TABLE fold_visit;
 # live for the loader's session, across the checking and storing transactions.
 CREATE_STAGING = """
 CREATE TEMP TABLE staged_supermarket (
-    line bigint GENERATED ALWAYS AS IDENTITY (START 2), id text
+    line bigint GENERATED ALWAYS AS IDENTITY (START 2), id text, time_zone text
 );
 CREATE TEMP TABLE staged_product (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2), product_name text, unit_price text
@@ -100,7 +103,15 @@ DROP TABLE IF EXISTS staged_supermarket, staged_product, staged_purchase, basket
 """
 
 # Purchases may name stores and products that the database has already, besides the files'.
-KNOWN_STORES = "SELECT id FROM supermarkets UNION SELECT id FROM staged_supermarket"
+# The stores a purchase may name, each with the zone it will have once loaded: the file's (its
+# own, else CHAIN_TIMEZONE), or the database's for a store the file does not list.
+KNOWN_STORES = """
+SELECT id, coalesce(nullif(time_zone, ''), current_setting('shop.chain_time_zone')) AS time_zone
+FROM staged_supermarket
+UNION ALL
+SELECT id, time_zone FROM supermarkets
+WHERE id NOT IN (SELECT id FROM staged_supermarket WHERE id IS NOT NULL)
+"""
 KNOWN_PRODUCTS = "SELECT name FROM products UNION SELECT product_name FROM staged_product"
 
 # Baskets repeat: a chain sells the same few lists of items again and again (the 1M generated
@@ -131,12 +142,17 @@ ANALYZE_BASKETS = "ANALYZE basket_line; ANALYZE basket"
 
 MONEY = r"'^\d{1,10}(\.\d{1,2})?$'"
 TIMESTAMP = r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'"
+# A time that says its offset (Z, +02, -05:00): else it is the store's local time.
+WITH_OFFSET = r"'(Z|[+-]\d{2}(:?\d{2})?)$'"
 
 # Problems of the two small files, as (file, line, reason): checked before anything else.
 # $1: how many to report at most; $2: the pattern of a store id.
 CATALOG_PROBLEMS = rf"""
 SELECT 'supermarkets.csv' AS file, line, format('bad supermarket id %L', coalesce(id, '')) AS reason
 FROM staged_supermarket WHERE coalesce(id, '') !~ $2::text
+UNION ALL
+SELECT 'supermarkets.csv', line, format('unknown time zone %L', time_zone)
+FROM staged_supermarket WHERE nullif(time_zone, '') IS NOT NULL AND NOT is_time_zone(time_zone)
 UNION ALL
 SELECT 'supermarkets.csv', line, format('duplicate supermarket %L', id)
 FROM (SELECT line, id, row_number() OVER (PARTITION BY id ORDER BY line) AS n
@@ -213,9 +229,14 @@ ORDER BY file, line
 LIMIT $1
 """
 
+# The file and CHAIN_TIMEZONE say each store's zone; a store that moves to another zone has
+# its daily rollups recounted by its local days (the supermarkets_moved_zone trigger).
 ADD_SUPERMARKETS = """
-INSERT INTO supermarkets (id) SELECT id FROM staged_supermarket ORDER BY id
-ON CONFLICT (id) DO NOTHING
+INSERT INTO supermarkets AS s (id, time_zone)
+SELECT id, coalesce(nullif(time_zone, ''), current_setting('shop.chain_time_zone'))
+FROM staged_supermarket ORDER BY id
+ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone
+    WHERE s.time_zone IS DISTINCT FROM excluded.time_zone
 """
 
 # The CSV is the catalog's source: a changed price replaces the old one.
@@ -229,18 +250,24 @@ WHERE p.unit_price IS DISTINCT FROM excluded.unit_price
 # The purchases typed, checked and keyed in one pass over the file. A value that does not cast
 # stops the statement; a row that casts but breaks a rule is kept with `checked` false. Either
 # way the loader then runs PURCHASE_PROBLEMS for the report, so a good file pays for one pass.
-# The import key is the row's meaning (store, instant, customer, items as written, total), so
-# loading the same file again finds every row stored already. Each row gets its chunk, in time
-# order ($1 purchases a chunk): the unit the import commits in.
+# The import key is the row's meaning (store, time as written read as UTC, customer, items as
+# written, total), so loading the same file again finds every row stored already, even after
+# its store moved to another zone and a time without an offset means another instant. Each
+# row gets its chunk, in time order ($1 purchases a chunk): the unit the import commits in.
 KEY_PURCHASES = rf"""
 CREATE TEMP TABLE load_purchase AS
-SELECT line, supermarket_id, purchased_at, customer_id, total_amount, items_list, basket_no,
-       md5(concat_ws('|', supermarket_id, purchased_at, customer_id, items, total_amount))::uuid
+SELECT line, supermarket_id, purchased_at, written_at, customer_id, total_amount, items_list,
+       basket_no,
+       md5(concat_ws('|', supermarket_id, written_at, customer_id, items, total_amount))::uuid
            AS import_key,
        checked,
        ((row_number() OVER (ORDER BY purchased_at, line) - 1) / $1)::int AS chunk
 FROM (
-    SELECT s.line, s.supermarket_id, s."timestamp"::timestamptz AS purchased_at,
+    SELECT s.line, s.supermarket_id,
+           CASE WHEN s."timestamp" ~ {WITH_OFFSET} THEN s."timestamp"::timestamptz
+                ELSE s."timestamp"::timestamp AT TIME ZONE coalesce(k.time_zone, 'UTC')
+           END AS purchased_at,
+           s."timestamp"::timestamptz AS written_at,  -- the session's zone is UTC
            s.user_id::uuid AS customer_id, s.total_amount::numeric(12, 2) AS total_amount,
            s.items_list, b.basket_no, b.items,
            coalesce(s."timestamp" ~ {TIMESTAMP} AND s.user_id IS NOT NULL
@@ -291,12 +318,20 @@ FROM load_purchase
 """
 
 # Stores the purchases of chunk $1 not stored by an earlier load, with their lines priced from
-# the catalog; the triggers fold the aggregates and rollups. Returns how many were new.
+# the catalog; the triggers fold the aggregates and rollups. Returns how many were new. A row
+# stored before its store changed zone has the same key at another instant, within a day of
+# the time as written (zones are UTC-12 to UTC+14): looked up there, in one or two months.
 STORE_NEW_PURCHASES = """
 WITH chunk AS MATERIALIZED (
-    SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key, basket_no
-    FROM load_purchase
-    WHERE chunk = $1
+    SELECT l.purchased_at, l.supermarket_id, l.customer_id, l.total_amount, l.import_key,
+           l.basket_no
+    FROM load_purchase l
+    WHERE l.chunk = $1
+      AND NOT EXISTS (
+          SELECT 1 FROM purchases p
+          WHERE p.import_key = l.import_key
+            AND p.purchased_at BETWEEN l.written_at - interval '15 hours'
+                                   AND l.written_at + interval '15 hours')
 ),
 purchase AS (
     INSERT INTO purchases (purchased_at, supermarket_id, customer_id, total_amount, import_key)

@@ -117,7 +117,9 @@ async def _check(
     connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings
 ) -> LoadReport:
     """Stage, check and key everything; writes nothing but temporary tables."""
-    await connection.execute(queries.CHECKING_SESSION, settings.loader_work_mem)
+    await connection.execute(
+        queries.CHECKING_SESSION, settings.loader_work_mem, settings.chain_timezone
+    )
     await connection.execute(queries.CREATE_STAGING)
     for chain_file in CHAIN_FILES:
         await _copy(connection, data_dir, chain_file)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from db.settings import SecretFiles
 
@@ -20,11 +21,23 @@ class LoaderSettings(SecretFiles):
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
     # Where the output is not a terminal (Docker logs): a progress line at least this often.
     loader_progress_every_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The chain's IANA time zone: every store's whose row in supermarkets.csv names none. A
+    # store's business days, and a purchase time written without an offset, are in its zone.
+    chain_timezone: str = "UTC"
     # The services' roles' passwords, set by the loader (as the owner) when given.
     cash_register_db_password: SecretStr | None = None
     cash_register_db_password_file: Path | None = None
     analytics_db_password: SecretStr | None = None
     analytics_db_password_file: Path | None = None
+
+    @field_validator("chain_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CHAIN_TIMEZONE: unknown time zone {zone!r}") from None
+        return zone
 
     def role_passwords(self) -> dict[str, str]:
         """By service, the passwords given."""

@@ -175,6 +175,7 @@ def expected_stores(ledger: Ledger) -> list[dict[str, object]]:
     return [
         {
             "supermarket_id": store,
+            "time_zone": "UTC",  # every store's until one is set (test_time_zones.py)
             "purchases": len(ledger.in_store(store)),
             "units": sum(len(s.items) for s in ledger.in_store(store)),
             "revenue": sum((s.total for s in ledger.in_store(store)), Decimal(0)),

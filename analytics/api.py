@@ -94,7 +94,9 @@ async def unique_customers(
     """How many distinct customers have bought anything, in one store and/or over a range."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
     return UniqueCustomers(
-        unique_customers=await service.unique_customers(source, filters),
+        unique_customers=await service.unique_customers(
+            source, filters, held.visitors, held.stores
+        ),
         time_zones=held.time_zones(filters.supermarket_id) if filters.dated else None,
     )
 

@@ -24,6 +24,12 @@ class Filters:
     def dated(self) -> bool:
         return self.from_ is not None
 
+    def days(self) -> tuple[date, date]:
+        """The range's first and last day (a dated filter has both)."""
+        if self.from_ is None or self.to is None:
+            raise ValueError("not a dated filter")
+        return self.from_, self.to
+
 
 def check_filters(
     known_stores: frozenset[str],

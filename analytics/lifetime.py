@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import Depends, Response
 from starlette.requests import HTTPConnection, Request
 
+from analytics.visitors import Visitors
 from db.access import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
@@ -31,6 +32,7 @@ class Analytics:
     reads: Reads
     catalog: CatalogWatcher
     keys: AccessKeys
+    visitors: Visitors
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -53,6 +55,7 @@ class Analytics:
             reads=reads,
             catalog=CatalogWatcher(database, primary),
             keys=keys,
+            visitors=Visitors(reads),
             chores=(
                 pool_in_use(primary),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
@@ -68,7 +71,7 @@ class Analytics:
 
     def parts(self) -> tuple[Part, ...]:
         watch = (self.reads,) if isinstance(self.reads, ReplicaReads) else ()
-        return (self.catalog, self.keys, *watch, *self.chores)
+        return (self.catalog, self.keys, *watch, self.visitors, *self.chores)
 
     @property
     def stores(self) -> frozenset[str]:

@@ -79,13 +79,6 @@ WHERE supermarket_id = $1
 
 # Days are each store's local days (its time_zone): the rollups are kept that way.
 
-# Distinct customers over a date range (optionally one store): reads daily_customers, one row
-# per customer, day and store in the range, so its cost grows with the range, not the history.
-UNIQUE_CUSTOMERS_BETWEEN = """
-SELECT count(DISTINCT customer_id) FROM daily_customers
-WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
-"""
-
 LOYAL_CUSTOMERS_IN_STORE = """
 WITH total AS (
     SELECT coalesce(sum(customers), 0)::bigint AS customers

@@ -24,6 +24,7 @@ from analytics.models import (
     Supermarkets,
     TopProducts,
 )
+from analytics.visitors import Visitors
 from db.pool import pooled_connection
 
 Answer = TypeVar("Answer")
@@ -37,15 +38,16 @@ async def _ask(
         return await question(connection)
 
 
-async def unique_customers(pool: asyncpg.Pool, filters: Filters) -> int:
-    """How many distinct customers have bought anything (in a store, over a range)."""
+async def unique_customers(
+    pool: asyncpg.Pool, filters: Filters, visitors: Visitors, stores: frozenset[str]
+) -> int:
+    """How many distinct customers have bought anything (in a store, over a range): over a
+    range from the bitmaps, caught up first; else from the maintained histograms."""
     if filters.dated:
-        return await _ask(
-            pool,
-            lambda c: c.fetchval(
-                queries.UNIQUE_CUSTOMERS_BETWEEN, filters.from_, filters.to, filters.supermarket_id
-            ),
-        )
+        first, last = filters.days()
+        await visitors.catch_up(pool)
+        in_view = [filters.supermarket_id] if filters.supermarket_id else sorted(stores)
+        return visitors.distinct(in_view, first, last)
     if filters.supermarket_id is not None:
         return await _ask(
             pool, lambda c: c.fetchval(queries.UNIQUE_CUSTOMERS_IN_STORE, filters.supermarket_id)

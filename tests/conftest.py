@@ -40,7 +40,8 @@ SEED_DIR = ROOT / "data"
 SHOP_TABLES = (
     "purchase_items, purchases, customers, customer_purchase_counts, store_customers, "
     "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
-    "daily_product_sales, idempotency_keys, offline_sales, import_visits, loyalty_cards, products, "
+    "daily_product_sales, idempotency_keys, offline_sales, import_visits, loyalty_cards, "
+    "customer_numbers, products, "
     "supermarkets"
 )
 

@@ -193,7 +193,7 @@ async def daily_totals(held: Held, source: Source, filters: DaysInView) -> Daily
     """Every day of the range (days without sales as zeros; each store's local days) for all
     stores in view or one: purchases, units, revenue and distinct customers (one even if in
     two stores). Without a range, the last 30 days up to today."""
-    answer = await service.daily_totals(source, filters)
+    answer = await service.daily_totals(source, filters, held.visitors, held.stores)
     answer.time_zones = held.time_zones(filters.supermarket_id)
     return answer
 
@@ -217,7 +217,7 @@ async def sales_by_store(
         default_days=DEFAULT_DAILY_DAYS,
         today=today_in(held.time_zones(own).values()),
     )
-    answer = await service.stores_between(source, filters)
+    answer = await service.stores_between(source, filters, held.visitors)
     answer.time_zones = held.time_zones(own)
     return answer
 

@@ -170,8 +170,8 @@ ORDER BY s.id
 """
 
 # The days of a range, every one of them (a day without sales is zeros), for the stores in view:
-# purchases, units and revenue from the daily rollup, distinct customers from daily_customers
-# (a customer who shopped in two stores that day is one).
+# purchases, units and revenue from the daily rollup. Distinct customers per day come from the
+# analytics' bitmaps (a customer who shopped in two stores that day is one).
 DAILY_TOTALS = """
 WITH sales AS (
     SELECT day, sum(purchases)::bigint AS purchases, sum(units)::bigint AS units,
@@ -179,40 +179,27 @@ WITH sales AS (
     FROM daily_sales
     WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
     GROUP BY day
-),
-visitors AS (
-    SELECT day, count(DISTINCT customer_id)::bigint AS customers
-    FROM daily_customers
-    WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
-    GROUP BY day
 )
 SELECT d.day::date AS day, coalesce(s.purchases, 0) AS purchases, coalesce(s.units, 0) AS units,
-       coalesce(s.revenue, 0) AS revenue, coalesce(v.customers, 0) AS customers
+       coalesce(s.revenue, 0) AS revenue
 FROM generate_series($1::date, $2::date, interval '1 day') AS d(day)
 LEFT JOIN sales s ON s.day = d.day::date
-LEFT JOIN visitors v ON v.day = d.day::date
 ORDER BY d.day
 """
 
-# Each store in view over a range: its purchases, units, revenue and distinct customers.
+# Each store in view over a range: its purchases, units and revenue (its distinct customers
+# come from the analytics' bitmaps).
 STORES_BETWEEN = """
 WITH sales AS (
     SELECT supermarket_id, sum(purchases)::bigint AS purchases, sum(units)::bigint AS units,
            sum(revenue) AS revenue
     FROM daily_sales WHERE day BETWEEN $1 AND $2
     GROUP BY supermarket_id
-),
-visitors AS (
-    SELECT supermarket_id, count(DISTINCT customer_id)::bigint AS customers
-    FROM daily_customers WHERE day BETWEEN $1 AND $2
-    GROUP BY supermarket_id
 )
 SELECT m.id AS supermarket_id, coalesce(s.purchases, 0) AS purchases,
-       coalesce(s.units, 0) AS units, coalesce(s.revenue, 0) AS revenue,
-       coalesce(v.customers, 0) AS customers
+       coalesce(s.units, 0) AS units, coalesce(s.revenue, 0) AS revenue
 FROM supermarkets m
 LEFT JOIN sales s ON s.supermarket_id = m.id
-LEFT JOIN visitors v ON v.supermarket_id = m.id
 WHERE $3::text IS NULL OR m.id = $3
 ORDER BY m.id
 """

@@ -144,30 +144,45 @@ async def supermarkets(pool: asyncpg.Pool) -> Supermarkets:
     return Supermarkets(supermarkets=[StoreSummary(**dict(row)) for row in rows])
 
 
-async def daily_totals(pool: asyncpg.Pool, filters: Filters) -> DailyTotals:
+async def daily_totals(
+    pool: asyncpg.Pool, filters: Filters, visitors: Visitors, stores: frozenset[str]
+) -> DailyTotals:
     """Every day of the range for the stores in view, days without sales as zeros."""
     rows = await _ask(
         pool,
         lambda c: c.fetch(queries.DAILY_TOTALS, filters.from_, filters.to, filters.supermarket_id),
     )
+    await visitors.catch_up(pool)
+    in_view = [filters.supermarket_id] if filters.supermarket_id else sorted(stores)
     return DailyTotals(
         from_=filters.from_,
         to=filters.to,
         supermarket_id=filters.supermarket_id,
-        days=[Day(**dict(row)) for row in rows],
+        days=[
+            Day(**dict(row), customers=visitors.distinct(in_view, row["day"], row["day"]))
+            for row in rows
+        ],
     )
 
 
-async def stores_between(pool: asyncpg.Pool, filters: Filters) -> StoresInRange:
+async def stores_between(pool: asyncpg.Pool, filters: Filters, visitors: Visitors) -> StoresInRange:
     """Each store in view over the range, with its distinct customers."""
+    first, last = filters.days()
     rows = await _ask(
         pool,
         lambda c: c.fetch(
             queries.STORES_BETWEEN, filters.from_, filters.to, filters.supermarket_id
         ),
     )
+    await visitors.catch_up(pool)
     return StoresInRange(
         from_=filters.from_,
         to=filters.to,
-        supermarkets=[StoreInRange(**dict(row)) for row in rows],
+        supermarkets=[
+            StoreInRange(
+                **dict(row),
+                customers=visitors.distinct([row["supermarket_id"]], first, last),
+            )
+            for row in rows
+        ],
     )

@@ -12,15 +12,18 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
 from analytics.cursors import Position
+from analytics.visitors import Visitors
 from bench.environment import (
     ROOT,
     WORK_DIR,
+    BenchKeys,
     bench_database,
     bench_keys,
     now,
@@ -28,6 +31,8 @@ from bench.environment import (
     wrk,
     wrk_while,
 )
+from bench.purchases import paced
+from db.replica import PrimaryReads
 
 BENCH_DIR = ROOT / "bench"
 SEED_ENDPOINTS = [
@@ -66,6 +71,52 @@ def latencies(url: str, headers: dict[str, str]) -> dict[str, dict[str, float]]:
 
 PAGE = 100
 RANGE_DAYS = 600
+OWNERS = 32  # asking distinct customers over RANGE_DAYS continuously, while tills trade
+TILLS_UNDER_OWNERS_RATE = 500
+
+
+async def _visitors_cost(database_url: str) -> dict[str, float]:
+    """What one analytics worker's bitmaps take: the time to read them all, and their bytes."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        visitors = Visitors(PrimaryReads(pool))
+        started = time.perf_counter()
+        await visitors.catch_up(pool)
+        seconds = time.perf_counter() - started
+        rows = await pool.fetchval("SELECT count(*) FROM daily_customers")
+    finally:
+        await pool.close()
+    return {
+        "seconds": seconds,
+        "bytes": visitors.memory_bytes(),
+        "bitmaps": visitors.days_held,
+        "rows": rows,
+    }
+
+
+def tills_under_owners(
+    analytics_url: str, database_url: str, keys: BenchKeys, question: str
+) -> dict[str, dict[str, float]]:
+    """POST /purchase offered at a steady rate, alone, then while OWNERS owners ask `question`
+    as fast as they are answered."""
+    seconds = 2 * LATENCY_SECONDS
+    with serving(
+        "cash_register.main:app", database_url, 2, TILL_REQUESTS_PER_SECOND="1000000"
+    ) as till_url:
+        print(
+            f"tills at {TILLS_UNDER_OWNERS_RATE}/s alone, then with {OWNERS} owners …", flush=True
+        )
+        alone = paced(till_url, TILLS_UNDER_OWNERS_RATE, seconds, keys)
+        owners: dict[str, float] = {}
+        with wrk_while(
+            f"{analytics_url}{question}",
+            OWNERS,
+            BENCH_DIR / "report.lua",
+            owners,
+            headers=keys.owner_headers(),
+        ):
+            busy = paced(till_url, TILLS_UNDER_OWNERS_RATE, seconds, keys)
+    return {"tills alone": alone, f"tills with {OWNERS} owners": busy, "owners": owners}
 
 
 async def _deepest_position(database_url: str) -> tuple[int, Position]:
@@ -172,6 +223,13 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
                           keys.owner_headers())
                 for name, path in questions.items()
             }  # fmt: skip
+            crowd = tills_under_owners(
+                url,
+                database_url,
+                keys,
+                questions[f"unique customers, {RANGE_DAYS} days, all stores"],
+            )
+        bitmaps = asyncio.run(_visitors_cost(database_url))
     daily = next(path for path in endpoints() if path.startswith("/sales/daily"))
     checks = {
         f"loader ≥ 100,000 purchases/s ({rate:,.0f})": rate >= 100_000,
@@ -187,7 +245,12 @@ def run_analytics_benchmark(purchases: int) -> tuple[str, bool]:
     checks["last page by cursor p50 ≤ 2 × first page"] = by_cursor["p50_ms"] <= 2 * first["p50_ms"]
     for name, figures in zip(list(deep)[3:], ranges, strict=True):
         checks[f"{name}: p50 ≤ 20 ms"] = figures["p50_ms"] <= 20
+    checks[f"tills with {OWNERS} owners asking: nothing but 201"] = (
+        crowd[f"tills with {OWNERS} owners"]["non_2xx"] == 0
+        and crowd[f"tills with {OWNERS} owners"]["socket_errors"] == 0
+    )
     section = _report(purchases, rate, loader_output, small, large, checks, deep)
+    section += _crowd_report(crowd, bitmaps)
     return _import_report(purchases, alone, rate, tills) + section, all(checks.values())
 
 
@@ -211,6 +274,30 @@ def _import_report(purchases: int, alone: float, rate: float, tills: dict[str, f
 |---|---:|---:|---:|---:|---:|---:|---:|
 | POST /purchase | {tills["requests"]:,.0f} | {tills["rate"]:,.0f} | {tills["p50_ms"]:.1f} | \
 {tills["p99_ms"]:.1f} | {tills["p999_ms"]:.1f} | {tills["max_ms"]:.1f} | {tills["non_2xx"]:.0f} |
+"""
+
+
+def _crowd_report(crowd: dict[str, dict[str, float]], bitmaps: dict[str, float]) -> str:
+    owners = crowd.pop("owners")
+    rows = "\n".join(
+        f"| {name} | {figures['rate']:,.0f} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
+        f"{figures['non_2xx']:.0f} |"
+        for name, figures in crowd.items()
+    )
+    return f"""
+Tills while {OWNERS} owners ask distinct customers over {RANGE_DAYS} days continuously
+(POST /purchase offered at {TILLS_UNDER_OWNERS_RATE}/s; the owners answered
+{owners["rate"]:,.0f} times a second, p50 {owners["p50_ms"]:.1f} ms, p99 {owners["p99_ms"]:.1f} ms,
+non-2xx {owners["non_2xx"]:.0f}):
+
+| tills | purchases/s | p50 ms | p99 ms | non-2xx |
+|---|---:|---:|---:|---:|
+{rows}
+
+The bitmaps of one analytics worker at this size: {bitmaps["bitmaps"]:,.0f} (store, day)
+bitmaps holding {bitmaps["rows"]:,.0f} (day, store, customer) rows in
+**{bitmaps["bytes"] / 2**20:,.1f} MiB**, read whole in {bitmaps["seconds"]:.1f} s (at start, and
+after a store's days are recounted).
 """
 
 

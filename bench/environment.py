@@ -208,12 +208,17 @@ def wrk(
 
 @contextmanager
 def wrk_while(
-    url: str, connections: int, script: Path, figures: dict[str, float], **env: str
+    url: str,
+    connections: int,
+    script: Path,
+    figures: dict[str, float],
+    headers: dict[str, str] | None = None,
+    **env: str,
 ) -> Iterator[None]:
     """wrk running for as long as the block runs (stopped with SIGINT, as Ctrl-C would: it
     still reports); its figures are put into `figures` afterwards."""
     process = subprocess.Popen(
-        _wrk_command(url, 3600, connections, script),
+        _wrk_command(url, 3600, connections, script, headers),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

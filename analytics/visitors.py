@@ -35,8 +35,9 @@ from db.replica import Reads
 
 log = logging.getLogger(__name__)
 
-# Everything, per store and day, with the horizon and generation of the same snapshot.
-READ_ALL = """
+# The rows of daily_customers that `rows_wanted` selects, per store and day, with the horizon
+# and generation of the same snapshot (always one row, numbers NULL when nothing matched).
+_READ = """
 WITH seen AS (
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
            (SELECT generation FROM rollup_generation) AS generation
@@ -45,24 +46,14 @@ SELECT seen.horizon, seen.generation, d.supermarket_id, d.day, d.numbers
 FROM seen
 LEFT JOIN LATERAL (
     SELECT supermarket_id, day, array_agg(number) AS numbers
-    FROM daily_customers GROUP BY supermarket_id, day
-) d ON true
-"""
-
-# What transactions from the horizon $1 on wrote (and the new horizon and generation).
-READ_SINCE = """
-WITH seen AS (
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
-           (SELECT generation FROM rollup_generation) AS generation
-)
-SELECT seen.horizon, seen.generation, d.supermarket_id, d.day, d.numbers
-FROM seen
-LEFT JOIN LATERAL (
-    SELECT supermarket_id, day, array_agg(number) AS numbers
-    FROM daily_customers WHERE written_by >= $1::text::xid8
+    FROM daily_customers {rows_wanted}
     GROUP BY supermarket_id, day
 ) d ON true
 """
+# Everything.
+READ_ALL = _READ.format(rows_wanted="")
+# What transactions from the horizon $1 on wrote.
+READ_SINCE = _READ.format(rows_wanted="WHERE written_by >= $1::text::xid8")
 
 
 class Visitors:

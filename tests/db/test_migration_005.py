@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
-from db.migrate import migration_files
-from tests.conftest import PostgresUnderTest, _with_database
+from tests.conftest import PostgresUnderTest
+from tests.db.migrations import migrated_before
 
 SALE = """
 WITH p AS (
@@ -26,13 +24,7 @@ SELECT $3, '\\x00', id, purchased_at FROM p
 
 
 async def test_offline_ids_move_to_offline_sales(postgres: PostgresUnderTest) -> None:
-    name = f"migration_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres.admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    connection = await asyncpg.connect(_with_database(postgres.admin_url, name))
-    try:
-        for path in (p for p in migration_files() if p.stem < "005"):
-            await connection.execute(path.read_text())
+    async with migrated_before(postgres, "005") as (connection, migration):
         await connection.execute("INSERT INTO supermarkets VALUES ('SMKT001')")
         await connection.execute("INSERT INTO products (name, unit_price) VALUES ('milk', 1.50)")
         # A live sale: its key claimed at the sale's own instant (both now()).
@@ -40,7 +32,6 @@ async def test_offline_ids_move_to_offline_sales(postgres: PostgresUnderTest) ->
         # An offline sale: uploaded two days after it happened.
         two_days_ago = await connection.fetchval("SELECT now() - interval '2 days'")
         await connection.execute(SALE, two_days_ago, uuid.uuid4(), "till-1")
-        [migration] = [p for p in migration_files() if p.stem.startswith("005")]
         await connection.execute(migration.read_text())
         assert await connection.fetchval("SELECT array_agg(key) FROM idempotency_keys") == [
             "live-1"
@@ -49,7 +40,3 @@ async def test_offline_ids_move_to_offline_sales(postgres: PostgresUnderTest) ->
             "SELECT supermarket_id, client_purchase_id FROM offline_sales"
         )
         assert [tuple(row) for row in moved] == [("SMKT001", "till-1")]
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()

@@ -8,10 +8,8 @@ import uuid
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
-from db.migrate import migration_files
-from tests.conftest import PostgresUnderTest, _with_database
+from tests.conftest import PostgresUnderTest
+from tests.db.migrations import migrated_before
 
 SALE = """
 WITH p AS (
@@ -36,13 +34,7 @@ FROM daily_sales d GROUP BY d.day, d.supermarket_id ORDER BY d.day, d.supermarke
 async def test_the_rollups_survive_the_migration_and_follow_a_zone_change(
     postgres: PostgresUnderTest,
 ) -> None:
-    name = f"migration_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres.admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    connection = await asyncpg.connect(_with_database(postgres.admin_url, name))
-    try:
-        for path in (p for p in migration_files() if p.stem < "010"):
-            await connection.execute(path.read_text())
+    async with migrated_before(postgres, "010") as (connection, migration):
         await connection.execute("INSERT INTO supermarkets VALUES ('SMKT001'), ('SMKT002')")
         await connection.execute("INSERT INTO products (name, unit_price) VALUES ('milk', 1.50)")
         customers = [uuid.uuid4() for _ in range(4)]
@@ -54,7 +46,6 @@ async def test_the_rollups_survive_the_migration_and_follow_a_zone_change(
             store = "SMKT001" if hour % 2 else "SMKT002"
             await connection.execute(SALE, moment, store, customers[hour % 4])
         before = await connection.fetch(ROLLUPS)
-        [migration] = [p for p in migration_files() if p.stem.startswith("010")]
         await connection.execute(migration.read_text())
         assert await connection.fetch(ROLLUPS) == before
         assert set(await connection.fetch("SELECT DISTINCT time_zone FROM supermarkets")) == {
@@ -80,7 +71,3 @@ async def test_the_rollups_survive_the_migration_and_follow_a_zone_change(
             row for row in await connection.fetch(ROLLUPS) if row["supermarket_id"] == "SMKT002"
         ]
         assert unmoved == [row for row in before if row["supermarket_id"] == "SMKT002"]
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()

@@ -64,6 +64,9 @@ class Visitors:
         self._reads = reads
         self._warming: asyncio.Task[None] | None = None
         self._days: dict[tuple[str, date], BitMap] = {}
+        # The union of each store's days of a month (keyed by the month's first day): a long
+        # range unions its whole months from these, and only its partial months day by day.
+        self._months: dict[tuple[str, date], BitMap] = {}
         self._horizon: str | None = None
         self._generation: int | None = None
         self._source: asyncpg.Pool | None = None
@@ -110,16 +113,17 @@ class Visitors:
 
     def _take(self, rows: list[asyncpg.Record], whole: bool) -> None:
         days = {} if whole else self._days
+        months = {} if whole else self._months
         for row in rows:
             if row["numbers"] is None:
                 continue
-            key = (row["supermarket_id"], row["day"])
-            held = days.get(key)
-            if held is None:
-                days[key] = BitMap(row["numbers"])
-            else:
-                held.update(row["numbers"])
-        self._days = days
+            store, day = row["supermarket_id"], row["day"]
+            for held, key in ((days, (store, day)), (months, (store, day.replace(day=1)))):
+                if key in held:
+                    held[key].update(row["numbers"])
+                else:
+                    held[key] = BitMap(row["numbers"])
+        self._days, self._months = days, months
         self._horizon = rows[0]["horizon"]
         self._generation = rows[0]["generation"]
 
@@ -129,10 +133,15 @@ class Visitors:
         for store in stores:
             day = first
             while day <= last:
-                held = self._days.get((store, day))
+                month_end = _next_month(day) - timedelta(days=1)
+                if day.day == 1 and month_end <= last:
+                    held = self._months.get((store, day))
+                    day = month_end + timedelta(days=1)
+                else:
+                    held = self._days.get((store, day))
+                    day += timedelta(days=1)
                 if held is not None:
                     wanted.append(held)
-                day += timedelta(days=1)
         if not wanted:
             return 0
         return len(BitMap.union(*wanted)) if len(wanted) > 1 else len(wanted[0])
@@ -140,7 +149,7 @@ class Visitors:
     def memory_bytes(self) -> int:
         """What the bitmaps' containers take (the figure the README's cost table gives)."""
         total = 0
-        for held in self._days.values():
+        for held in [*self._days.values(), *self._months.values()]:
             stats = held.get_statistics()
             total += (
                 stats["n_bytes_array_containers"]
@@ -152,3 +161,7 @@ class Visitors:
     @property
     def days_held(self) -> int:
         return len(self._days)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -165,7 +165,11 @@ def days_in_view(
 ) -> Filters:
     """The days asked about (without a range, the last 30 up to today) in the store asked
     about or the owner's own: the filters of the day-by-day views."""
-    store = store_in_view(owner, supermarket_id)
+    return _recent_days(held, store_in_view(owner, supermarket_id), from_, to)
+
+
+def _recent_days(held: Held, store: str | None, from_: date | None, to: date | None) -> Filters:
+    """The range asked, or the last 30 days up to the latest local today of the stores."""
     return check_filters(
         held.stores,
         store,
@@ -209,14 +213,7 @@ async def sales_by_store(
     """Each store over the range (a store manager's key: its own only): purchases, units,
     revenue and distinct customers. Without a range, the last 30 days up to today."""
     own = store_in_view(owner, None)
-    filters = check_filters(
-        held.stores,
-        own,
-        from_,
-        to,
-        default_days=DEFAULT_DAILY_DAYS,
-        today=today_in(held.time_zones(own).values()),
-    )
+    filters = _recent_days(held, own, from_, to)
     answer = await service.stores_between(source, filters, held.visitors)
     answer.time_zones = held.time_zones(own)
     return answer

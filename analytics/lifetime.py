@@ -70,8 +70,7 @@ class Analytics:
         return Ready(await ready_when(self.reads.pool(), loaded, False), self.reads.facts())
 
     def parts(self) -> tuple[Part, ...]:
-        watch = (self.reads,) if isinstance(self.reads, ReplicaReads) else ()
-        return (self.catalog, self.keys, *watch, self.visitors, *self.chores)
+        return (self.catalog, self.keys, self.reads, self.visitors, *self.chores)
 
     @property
     def stores(self) -> frozenset[str]:

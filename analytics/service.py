@@ -38,6 +38,11 @@ async def _ask(
         return await question(connection)
 
 
+def _stores_in_view(filters: Filters, stores: frozenset[str]) -> list[str]:
+    """The one store asked about, or every store."""
+    return [filters.supermarket_id] if filters.supermarket_id else sorted(stores)
+
+
 async def unique_customers(
     pool: asyncpg.Pool, filters: Filters, visitors: Visitors, stores: frozenset[str]
 ) -> int:
@@ -46,7 +51,7 @@ async def unique_customers(
     if filters.dated:
         first, last = filters.days()
         await visitors.catch_up(pool)
-        in_view = [filters.supermarket_id] if filters.supermarket_id else sorted(stores)
+        in_view = _stores_in_view(filters, stores)
         return visitors.distinct(in_view, first, last)
     if filters.supermarket_id is not None:
         return await _ask(
@@ -153,7 +158,7 @@ async def daily_totals(
         lambda c: c.fetch(queries.DAILY_TOTALS, filters.from_, filters.to, filters.supermarket_id),
     )
     await visitors.catch_up(pool)
-    in_view = [filters.supermarket_id] if filters.supermarket_id else sorted(stores)
+    in_view = _stores_in_view(filters, stores)
     return DailyTotals(
         from_=filters.from_,
         to=filters.to,

@@ -143,12 +143,12 @@ class Topology:
 
 
 def _cpu(topology: Topology, register_pids: list[int], nginx_pid: int | None) -> dict[str, float]:
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent = {
         "cash register": cpu_seconds(*register_pids),
         "primary": cpu_seconds(topology.primary.postmaster_pid()),
         "replica": cpu_seconds(topology.replica.postmaster_pid()),
-        "wrk (load)": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+        "wrk (load)": reaped.ru_utime + reaped.ru_stime,
     }
     if nginx_pid is not None:
         spent["nginx"] = cpu_seconds(nginx_pid)

@@ -93,6 +93,10 @@ class Reads(Protocol):
         """What /health and /readyz say about the reads."""
         ...
 
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
 
 class PrimaryReads:
     """No replica: the one database answers, and it is current."""
@@ -108,6 +112,12 @@ class PrimaryReads:
 
     def facts(self) -> dict[str, Any]:
         return {"reads_from": "primary"}
+
+    async def start(self) -> None:
+        """Nothing to watch."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
 
 
 class ReplicaReads:
@@ -171,7 +181,8 @@ class ReplicaReads:
         return facts
 
     async def start(self) -> None:
-        await self.check()
+        """Check now and every second after, in the background; until the first check the
+        reads go to the primary, which is never wrong."""
         await self.watch.start()
 
     async def stop(self) -> None:

@@ -1,11 +1,11 @@
 """The frame both services are built in: the same errors, the same middleware, in the same
 order, and the same start/stop shape for everything a service holds for its life.
 
-Fast lanes (a pure ASGI handler for one hot route, such as the cash register's POST /purchase)
-are placed where the router is: inside every middleware and inside the exception handlers.
-Whatever wraps the app (request ids, the body limit, authentication, the rate limit) therefore
-wraps a lane exactly as it wraps every other route, by construction, and a lane's errors are
-answered by the same handlers.
+Fast lanes (a plain Starlette route for one hot path, such as the cash register's POST
+/purchase) are added to the router before every other route, through FastAPI's public
+`add_route`: the router tries them first. Whatever wraps the app (request ids, the body limit,
+authentication, the rate limit) therefore wraps a lane exactly as it wraps every other route,
+by construction, and a lane's errors are answered by the same handlers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
-from starlette.types import ASGIApp, Scope
+from starlette.routing import Route
+from starlette.types import Scope
 
 from db.access import AccessKeys
 from httpkit.access import Authentication, JsonOnly, TillRateLimit
@@ -28,8 +29,6 @@ from httpkit.request_ids import RequestIds
 from httpkit.screens import Screen, install_screen
 from telemetry.logs import configure_logging
 from telemetry.metrics import instruments, worker_stopped
-
-Lane = Callable[[ASGIApp], ASGIApp]
 
 
 class Part(Protocol):
@@ -68,7 +67,7 @@ def service_app(
     keys_of: Callable[[Scope], AccessKeys],
     screen: Screen,
     readiness: Readiness,
-    lanes: Sequence[Lane] = (),
+    lanes: Sequence[Route] = (),
     till_requests_per_second: float = 0,
 ) -> FastAPI:
     """A service's FastAPI app with our error answers, middleware and lanes in their places.
@@ -91,12 +90,14 @@ def service_app(
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of
+    for lane in lanes:  # first, so the router tries them before any other route
+        app.add_route(
+            lane.path, lane.endpoint, methods=lane.methods, name=lane.name, include_in_schema=False
+        )
     app.include_router(router)
     app.include_router(operations_router(readiness))
     install_docs(app)  # before the screen's /static, which would take /static/docs too
     install_screen(app, screen)
-    for lane in lanes:
-        app.router.middleware_stack = lane(app.router.middleware_stack)
     app.add_middleware(JsonOnly)
     if till_requests_per_second > 0:
         app.add_middleware(TillRateLimit, per_second=till_requests_per_second)

@@ -13,9 +13,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analytics.main import create_app as create_analytics
+from cash_register.api import checkout
 from cash_register.main import create_app as create_cash_register
 from db.settings import database_tuning
 from httpkit.settings import HttpSettings
@@ -25,9 +27,11 @@ SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
 
 
 class Marker:
-    """A cross-cutting middleware added the ordinary way; records what it saw."""
+    """A cross-cutting middleware added the ordinary way; records what it saw, and which
+    endpoint the router chose inside it (the router writes it into the shared scope)."""
 
     seen: ClassVar[list[tuple[str, str]]] = []
+    endpoints: ClassVar[list[object]] = []
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,6 +40,8 @@ class Marker:
         if scope["type"] == "http":
             Marker.seen.append((scope["method"], scope["path"]))
         await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            Marker.endpoints.append(scope.get("endpoint"))
 
 
 async def client_of(
@@ -53,11 +59,28 @@ async def test_a_middleware_wraps_the_checkout_lane_as_every_route(keys: ChainKe
     app = create_cash_register()
     app.add_middleware(Marker)
     Marker.seen.clear()
+    Marker.endpoints.clear()
     async for _, client in client_of(app, keys.till_headers("SMKT001")):
         assert (await client.post("/purchase", json=SALE)).status_code == 201
         assert (await client.get("/health")).status_code == 200
         assert (await client.post("/purchase", json={"items": []})).status_code == 422
     assert Marker.seen == [("POST", "/purchase"), ("GET", "/health"), ("POST", "/purchase")]
+    # Both sales, the accepted and the refused, were answered by the fast path's handler,
+    # not by the documented FastAPI route (whose endpoint is post_purchase).
+    assert Marker.endpoints[0] is checkout
+    assert Marker.endpoints[2] is checkout
+    assert Marker.endpoints[1] is not checkout
+
+
+def test_the_checkout_lane_is_the_first_purchase_route_and_the_documented_one_stays() -> None:
+    app = create_cash_register()
+    first = next(r for r in app.router.routes if getattr(r, "path", None) == "/purchase")
+    assert isinstance(first, Route)
+    assert first.endpoint is checkout
+    assert first.methods == {"POST"}
+    assert not first.include_in_schema
+    documented = app.openapi()["paths"]["/purchase"]["post"]
+    assert documented["operationId"] == "record_purchase"
 
 
 def assert_unavailable(response: httpx.Response, cause: str, words: str) -> None:

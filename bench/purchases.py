@@ -26,23 +26,17 @@ from devtools.embedded_postgres import program
 BENCH_DIR = ROOT / "bench"
 PGBENCH_CLIENTS = 16
 
-# The statement's parameters for one purchase of the same mix as purchase.lua: a third new
+# The statement's parameter for one purchase of the same mix as purchase.lua: a third new
 # customers, 1 to 4 distinct products, three stores.
-PGBENCH_PARAMETERS = {
-    "$1": "ARRAY['SMKT00' || :store]",
-    "$2": "ARRAY[CASE WHEN :new = 1 THEN gen_random_uuid() "
-    "ELSE ('00000000-0000-4000-8000-' || lpad(:customer::text, 12, '0'))::uuid END]",
-    "$3": "ARRAY[NULL::timestamptz]",
-    "$4": "array_fill(1, ARRAY[:n::int])",
-    "$5": "(SELECT array_agg(id) FROM (SELECT id FROM products ORDER BY random() LIMIT :n) p)",
-    "$6": "array_fill(1, ARRAY[:n::int])",
-    "$7": "ARRAY[NULL::text]",  # no idempotency key, as in the wrk mix
-    "$8": "ARRAY[NULL::text]",  # not an offline sale
-    "$9": "ARRAY[NULL::bytea]",
-    "$10": "ARRAY['pgbench-till']",
-    "$11": "ARRAY[md5(random()::text)]",  # a request id, as every HTTP request has
-    "$12": "ARRAY[NULL::bytea]",  # no loyalty card, as in the wrk mix
-}
+PGBENCH_SALES = (
+    "ARRAY[ROW('SMKT00' || :store, "
+    "CASE WHEN :new = 1 THEN gen_random_uuid() "
+    "ELSE ('00000000-0000-4000-8000-' || lpad(:customer::text, 12, '0'))::uuid END, "
+    "NULL, 'pgbench-till', md5(random()::text), "  # now; a request id, as every request has
+    "NULL, NULL, NULL, NULL, "  # no loyalty card, no idempotency key: as in the wrk mix
+    "(SELECT array_agg(ROW(id, 1)::arriving_line) "
+    "FROM (SELECT id FROM products ORDER BY random() LIMIT :n) p))::arriving_sale]"
+)
 PGBENCH_VARIABLES = """\\set store random(1, 3)
 \\set new random(1, 3)
 \\set customer random(1, 5000)
@@ -52,9 +46,7 @@ PGBENCH_VARIABLES = """\\set store random(1, 3)
 
 def pgbench_script() -> str:
     """The cash register's own statement, one purchase per transaction."""
-    statement = re.sub(
-        r"\$(?:1[0-2]|[1-9])\b", lambda found: PGBENCH_PARAMETERS[found.group(0)], RECORD_PURCHASES
-    )
+    statement = RECORD_PURCHASES.replace("$1", PGBENCH_SALES)
     return PGBENCH_VARIABLES + " ".join(statement.split()) + ";\n"
 
 

@@ -10,7 +10,6 @@ the figures that carry over to a bigger machine are the costs, not the rates.
 from __future__ import annotations
 
 import asyncio
-import re
 import resource
 import shutil
 import threading
@@ -47,24 +46,14 @@ SLOT = "bench"
 
 # The cash register's statement with BATCH purchases of two distinct products each: what the
 # group commit sends at its best, so the primary's own ceiling.
-BATCHED_PARAMETERS = {
-    "$1": f"(SELECT array_agg('SMKT00' || (1 + g % 3)) FROM generate_series(1, {BATCH}) g)",
-    "$2": "(SELECT array_agg(('00000000-0000-4000-8000-' || "
-    "lpad((1 + (random() * 4999)::int)::text, 12, '0'))::uuid) "
-    f"FROM generate_series(1, {BATCH}) g)",
-    "$3": f"array_fill(NULL::timestamptz, ARRAY[{BATCH}])",
-    "$4": f"(SELECT array_agg(g ORDER BY g) FROM generate_series(1, {BATCH}) g, "
-    "generate_series(1, 2) l)",
-    "$5": f"(SELECT array_agg(p.id ORDER BY g) FROM generate_series(1, {BATCH}) g "
-    "CROSS JOIN LATERAL (SELECT id FROM products WHERE g > 0 ORDER BY random() LIMIT 2) p)",
-    "$6": f"array_fill(1, ARRAY[{2 * BATCH}])",
-    "$7": f"array_fill(NULL::text, ARRAY[{BATCH}])",
-    "$8": f"array_fill(NULL::text, ARRAY[{BATCH}])",
-    "$9": f"array_fill(NULL::bytea, ARRAY[{BATCH}])",
-    "$10": f"array_fill('pgbench-till'::text, ARRAY[{BATCH}])",
-    "$11": f"(SELECT array_agg(md5(random()::text)) FROM generate_series(1, {BATCH}))",
-    "$12": f"array_fill(NULL::bytea, ARRAY[{BATCH}])",
-}
+BATCHED_SALES = (
+    "(SELECT array_agg(ROW('SMKT00' || (1 + g % 3), "
+    "('00000000-0000-4000-8000-' || lpad((1 + (random() * 4999)::int)::text, 12, '0'))::uuid, "
+    "NULL, 'pgbench-till', md5(random()::text), NULL, NULL, NULL, NULL, "
+    "(SELECT array_agg(ROW(p.id, 1)::arriving_line) FROM "
+    "(SELECT id FROM products WHERE g > 0 ORDER BY random() LIMIT 2) p))::arriving_sale) "
+    f"FROM generate_series(1, {BATCH}) g)"
+)
 
 
 @dataclass
@@ -84,9 +73,7 @@ class Run:
 
 
 def batched_script() -> str:
-    statement = re.sub(
-        r"\$(?:1[0-2]|[1-9])\b", lambda found: BATCHED_PARAMETERS[found.group(0)], RECORD_PURCHASES
-    )
+    statement = RECORD_PURCHASES.replace("$1", BATCHED_SALES)
     return " ".join(statement.split()) + ";\n"
 
 

@@ -5,7 +5,8 @@ what lets the till service outrun one-transaction-per-purchase. Baskets arrive a
 (so a bad purchase never reaches a batch); they wait at most `max_wait` for company, a batch
 holds at most `max_size`, and at most `max_in_flight` batches commit at once. While all are in
 flight, newcomers queue, so batches grow with the load by themselves. If the database refuses
-a batch, its purchases are tried one by one so only the faulty one fails.
+a batch, it is split in halves, tried one after the other in the same slot, down to single
+purchases, so only the faulty one fails and the cap on transactions in flight still holds.
 """
 
 from __future__ import annotations
@@ -123,16 +124,21 @@ class PurchaseBatcher:
         finally:
             self._slots.release()
 
-    async def _store(self, batch: list[_Waiting]) -> None:
+    async def _store(self, batch: list[_Waiting], retrying: bool = False) -> None:
+        """Commit `batch`; if the database refuses it, its halves in turn (not at once: the
+        batch's slot is the only one it may use), so the faulty purchase ends alone."""
         try:
             recorded = await record_purchases(self._pool, [item.basket for item in batch])
         except (InvalidPurchase, asyncpg.PostgresError) as error:
             if len(batch) == 1:
                 _answer_error(batch[0], error)
                 return
-            self.stats.refused_batches += 1
-            log.warning("batch of %d refused (%s); storing one by one", len(batch), error)
-            await asyncio.gather(*(self._store([item]) for item in batch))
+            if not retrying:
+                self.stats.refused_batches += 1
+                log.warning("batch of %d refused (%s); storing it in halves", len(batch), error)
+            middle = len(batch) // 2
+            await self._store(batch[:middle], retrying=True)
+            await self._store(batch[middle:], retrying=True)
             return
         except Exception as error:  # the database unavailable above all: every waiter hears it
             for item in batch:

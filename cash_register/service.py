@@ -153,7 +153,7 @@ async def record_purchases(
     A basket whose idempotency key was claimed before is not stored again: it gets the
     original purchase back (`replayed`), or `IdempotencyKeyReused` if its request differs.
     """
-    arguments = _statement_arguments(baskets)
+    sales = _arriving_sales(baskets)
     try:
         async with pooled_connection(pool) as connection:
             statement = (
@@ -161,7 +161,7 @@ async def record_purchases(
                 if any(b.card_hash for b in baskets)
                 else queries.RECORD_PURCHASES
             )
-            rows = await connection.fetch(statement, *arguments)
+            rows = await connection.fetch(statement, sales)
             taken = [b for b, row in zip(baskets, rows, strict=True) if not row["stored"]]
             originals = iter(await _originals(connection, taken) if taken else [])
     except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:
@@ -218,45 +218,20 @@ def _replay(basket: Basket, original: asyncpg.Record | None) -> RecordedPurchase
     )
 
 
-def _statement_arguments(baskets: list[Basket]) -> tuple[list[object], ...]:
-    """The column arrays `RECORD_PURCHASES` takes."""
-    supermarkets: list[object] = []
-    customers: list[object] = []
-    times: list[object] = []
-    positions: list[object] = []
-    products: list[object] = []
-    quantities: list[object] = []
-    keys: list[object] = []
-    client_ids: list[object] = []
-    hashes: list[object] = []
-    tills: list[object] = []
-    request_ids: list[object] = []
-    cards: list[object] = []
-    for position, basket in enumerate(baskets, start=1):
-        supermarkets.append(basket.supermarket_id)
-        customers.append(basket.customer_id)
-        times.append(basket.purchased_at)
-        keys.append(basket.idempotency_key)
-        client_ids.append(basket.client_purchase_id)
-        tills.append(basket.till_id)
-        request_ids.append(basket.request_id)
-        cards.append(basket.card_hash)
-        hashes.append(basket.request_hash)
-        for line in basket.lines:
-            positions.append(position)
-            products.append(line.product.id)
-            quantities.append(line.quantity)
-    return (
-        supermarkets,
-        customers,
-        times,
-        positions,
-        products,
-        quantities,
-        keys,
-        client_ids,
-        hashes,
-        tills,
-        request_ids,
-        cards,
-    )
+def _arriving_sales(baskets: list[Basket]) -> list[queries.ArrivingSale]:
+    """The statement's one parameter: a typed row per basket, fields given by name."""
+    return [
+        queries.ArrivingSale(
+            supermarket_id=basket.supermarket_id,
+            customer_id=basket.customer_id,
+            purchased_at=basket.purchased_at,
+            till_id=basket.till_id,
+            request_id=basket.request_id,
+            card_hash=basket.card_hash,
+            idempotency_key=basket.idempotency_key,
+            client_purchase_id=basket.client_purchase_id,
+            request_hash=basket.request_hash,
+            lines=[queries.ArrivingLine(line.product.id, line.quantity) for line in basket.lines],
+        )
+        for basket in baskets
+    ]

@@ -11,6 +11,7 @@ import time
 import asyncpg
 
 from bench.processes import cpu_seconds
+from bench.purchases import pgbench_script
 from bench.topology import BATCH, batched_script
 
 BUSY = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
@@ -50,3 +51,19 @@ async def test_the_batched_statement_stores_a_full_batch_of_two_line_purchases(
         "WHERE p.till_id = 'pgbench-till'"
     )
     assert (stored, lines) == (BATCH, 2 * BATCH)
+
+
+async def test_the_pgbench_statement_stores_one_purchase_of_the_drawn_size(
+    catalog: asyncpg.Connection,
+) -> None:
+    drawn = {":store": "2", ":new": "1", ":customer": "7", ":n": "3"}
+    statement = "".join(line for line in pgbench_script().splitlines() if not line.startswith("\\"))
+    for variable, value in drawn.items():
+        statement = statement.replace(variable, value)
+    await catalog.execute(statement)
+    rows = await catalog.fetch(
+        "SELECT p.supermarket_id, count(*) AS lines FROM purchases p "
+        "JOIN purchase_items i ON i.purchase_id = p.id WHERE p.till_id = 'pgbench-till' "
+        "GROUP BY p.id, p.supermarket_id"
+    )
+    assert [(r["supermarket_id"], r["lines"]) for r in rows] == [("SMKT002", 3)]

@@ -130,3 +130,49 @@ async def test_batches_respect_the_maximum_size(pool: asyncpg.Pool) -> None:
     await batcher.stop()
     assert batcher.stats.largest_batch == 7
     assert batcher.stats.purchases == 50
+
+
+class CountingPool:
+    """The pool, counting the connections taken at once (the batcher's transactions)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.taken = 0
+        self.most_taken = 0
+
+    async def acquire(self, *, timeout: float | None = None) -> asyncpg.Connection:  # noqa: ASYNC109
+        connection = await self._pool.acquire(timeout=timeout)
+        self.taken += 1
+        self.most_taken = max(self.most_taken, self.taken)
+        return connection
+
+    async def release(self, connection: asyncpg.Connection) -> None:
+        self.taken -= 1
+        await self._pool.release(connection)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pool, name)
+
+
+async def test_refused_batches_are_retried_within_the_cap_on_batches_in_flight(
+    pool: asyncpg.Pool,
+) -> None:
+    """Every batch holds a faulty purchase; the retries of each still use only its own slot,
+    so no more than `max_in_flight` transactions are ever open at once."""
+    catalog = await read_catalog(pool)
+    vanished = Product(id=987_654, name="discontinued", unit_price=Decimal("1.00"))
+    limits = BatchLimits(max_size=25, max_wait_seconds=0.05, max_in_flight=2)
+    good = varied_baskets(catalog, 96)
+    bad = [Basket("SMKT001", uuid.uuid4(), (BasketLine(vanished, 1),)) for _ in range(4)]
+    baskets = [*good[:24], bad[0], *good[24:48], bad[1], *good[48:72], bad[2], *good[72:], bad[3]]
+    counting = CountingPool(pool)
+    batcher = PurchaseBatcher(counting, limits)  # type: ignore[arg-type]
+    await batcher.start()
+    outcomes = await asyncio.gather(*(batcher.record(b) for b in baskets), return_exceptions=True)
+    await batcher.stop()
+
+    refused = [o for o in outcomes if isinstance(o, InvalidPurchase)]
+    assert len(refused) == 4
+    assert batcher.stats.refused_batches >= 4
+    assert await pool.fetchval("SELECT count(*) FROM purchases") == 96
+    assert 1 <= counting.most_taken <= limits.max_in_flight

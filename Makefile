@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test test-tools screenshots demo cluster bench lock secrets clean
+.PHONY: install lint format test test-quick test-tools schema screenshots demo cluster bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -31,6 +31,11 @@ test-tools:
 	command -v chromium >/dev/null && command -v promtool >/dev/null && \
 		{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update -qq && apt-get install -y -qq chromium prometheus nginx-light; }
+
+# db/schema.sql: the schema every migration applied produces (a normalized pg_dump), for readers;
+# a test fails when it is out of date.
+schema: install
+	$(BIN)/python -m devtools.schema
 
 # The README's pictures of the two screens, made by the browser tests on this machine.
 screenshots: install test-tools

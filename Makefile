@@ -42,12 +42,12 @@ screenshots: install test-tools
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/screens -q
 
 demo: install
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python -m devtools.demo
 
 # nginx before CASH_REGISTERS (3) cash registers, a primary and a streaming replica, the
 # analytics; runs until Ctrl-C or SIGTERM and leaves nothing running.
 cluster: install test-tools
-	$(BIN)/python -m scripts.cluster
+	$(BIN)/python -m devtools.cluster
 
 # wrk and nginx (the topology section) come from Debian's packages; installed here when missing
 # (needs root, as on our machines).

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from db.access import Kind, key_hash, new_key
+from db.access_keys import Kind, key_hash, new_key
 
 ISSUE_TILL_KEY = """
 INSERT INTO tills (till_id, supermarket_id, key_hash) VALUES ($1, $2, $3)

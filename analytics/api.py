@@ -14,7 +14,8 @@ from analytics.cursors import Position
 from analytics.errors import InvalidCursor
 from analytics.filters import DEFAULT_DAILY_DAYS, Filters, check_filters, today_in
 from analytics.lifetime import Held, Source
-from analytics.models import (
+from analytics.owners import Owner, store_in_view
+from analytics.schemas import (
     DailySales,
     DailyTotals,
     LoyalCustomers,
@@ -23,9 +24,8 @@ from analytics.models import (
     TopProducts,
     UniqueCustomers,
 )
-from analytics.owners import Owner, store_in_view
 from db.health import check_database
-from httpkit.access import BEARER
+from httpkit.authentication import BEARER
 from httpkit.problems import PROBLEM
 from httpkit.screens import page, wants_html
 from shop.rules import StoreId

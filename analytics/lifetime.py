@@ -10,7 +10,7 @@ from fastapi import Depends, Response
 from starlette.requests import HTTPConnection, Request
 
 from analytics.visitors import Visitors
-from db.access import AccessKeys, keys_last_used
+from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.replica import PrimaryReads, Reads, ReplicaReads, as_of_header

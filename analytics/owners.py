@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from db.access import Credential
-from httpkit.access import Forbidden, caller_of_kind
+from db.access_keys import Credential
+from httpkit.authentication import Forbidden, caller_of_kind
 
 
 class NotAnOwner(Forbidden):

@@ -10,7 +10,7 @@ import asyncpg
 from analytics import queries
 from analytics.cursors import Position
 from analytics.filters import Filters
-from analytics.models import (
+from analytics.schemas import (
     DailySales,
     DailyTotals,
     Day,

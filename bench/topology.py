@@ -33,8 +33,8 @@ from bench.environment import (
 from bench.processes import cpu_seconds
 from bench.purchases import BENCH_DIR, TILL_REQUESTS_PER_SECOND, pgbench, pgbench_with
 from cash_register.queries import RECORD_PURCHASES
-from devtools.cluster import NginxFront
 from devtools.embedded_postgres import EmbeddedPostgres, free_port
+from devtools.nginx_front import NginxFront
 from httpkit.settings import http_settings
 
 REGISTERS = 3

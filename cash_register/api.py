@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from cash_register import offline_sync
 from cash_register.errors import OwnerCannotSell
 from cash_register.lifetime import CashRegister, Held, cash_register_of
-from cash_register.models import (
+from cash_register.schemas import (
     PriceListAnswer,
     PurchaseRequest,
     PurchaseUpload,
@@ -31,9 +31,9 @@ from cash_register.service import (
     selling_till,
     with_idempotency_key,
 )
-from db.access import Credential
+from db.access_keys import Credential
 from db.health import check_database
-from httpkit.access import BEARER, caller_of_kind, credential_of
+from httpkit.authentication import BEARER, caller_of_kind, credential_of
 from httpkit.problems import INVALID_REQUEST, PROBLEM, Problem
 from httpkit.request_ids import current_request_id
 from httpkit.screens import page, wants_html

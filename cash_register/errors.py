@@ -8,14 +8,14 @@ Problem (httpkit.problems)
     ├── UnknownProduct         names every unknown product at once
     ├── BadIdempotencyKey
     └── IdempotencyKeyReused   the key was claimed by another purchase
-Forbidden (httpkit.access)     403: a valid key that may not record this sale
+Forbidden (httpkit.authentication)     403: a valid key that may not record this sale
 ├── OwnerCannotSell
 └── NotThisTillsStore
 """
 
 from __future__ import annotations
 
-from httpkit.access import Forbidden
+from httpkit.authentication import Forbidden
 from httpkit.problems import Problem
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SALE_KEY_RULE
 

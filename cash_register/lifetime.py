@@ -14,7 +14,7 @@ from cash_register.key_expiry import key_expiry
 from cash_register.loyalty import LoyaltyCards
 from cash_register.price_list import PriceLists
 from cash_register.settings import CashRegisterSettings
-from db.access import AccessKeys, keys_last_used
+from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.partitions import month_keeper

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from cash_register.errors import IdempotencyKeyReused, InvalidPurchase
 from cash_register.lifetime import CashRegister
-from cash_register.models import OfflinePurchase, RejectedSale, UploadOutcome, UploadResult
+from cash_register.schemas import OfflinePurchase, RejectedSale, UploadOutcome, UploadResult
 from cash_register.service import Basket, as_offline_sale, make_basket
-from db.access import Credential
+from db.access_keys import Credential
 from httpkit.request_ids import current_request_id
 from telemetry.metrics import instruments
 

@@ -24,7 +24,7 @@ from cash_register.errors import (
     UnknownProduct,
     UnknownSupermarket,
 )
-from db.access import Credential
+from db.access_keys import Credential
 from db.catalog import Catalog, Product
 from db.pool import pooled_connection
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey

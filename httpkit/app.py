@@ -19,12 +19,13 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Scope
 
-from db.access import AccessKeys
-from httpkit.access import Authentication, JsonOnly, TillRateLimit
-from httpkit.body_limit import BodyLimit
+from db.access_keys import AccessKeys
+from httpkit.authentication import Authentication
+from httpkit.bodies import BodyLimit, JsonOnly
 from httpkit.docs import install_docs, operation_id
 from httpkit.observing import Observing, Readiness, operations_router
 from httpkit.problems import install_problem_handlers
+from httpkit.rate_limit import TillRateLimit
 from httpkit.request_ids import RequestIds
 from httpkit.screens import Screen, install_screen
 from telemetry.logs import configure_logging

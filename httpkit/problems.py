@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from db.errors import DatabaseUnavailable
 from httpkit.request_ids import current_request_id
@@ -208,3 +209,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of this app as problem details."""
     for error_type, handler in _HANDLERS:
         app.add_exception_handler(error_type, handler)
+
+
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, kind: ProblemType, detail: str, **headers: str
+) -> None:
+    """Answer a pure ASGI middleware's refusal as a problem, with its own headers."""
+    await problem_response(kind, detail, headers=headers or None)(scope, receive, send)

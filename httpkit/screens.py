@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from db.access import AccessKeys, Credential, Kind
-from httpkit.access import BEARER, Forbidden, credential_of
+from db.access_keys import AccessKeys, Credential, Kind
+from httpkit.authentication import BEARER, Forbidden, credential_of
 from httpkit.problems import PROBLEM, Problem
 from httpkit.settings import http_settings
 from shop.settings import shop_settings

@@ -1,4 +1,4 @@
-"""`make cluster` (scripts/cluster.py): it prints the primary's URL for `python -m admin`, a
+"""`make cluster` (devtools/cluster.py): it prints the primary's URL for `python -m admin`, a
 till's sale through nginx reaches the primary and then the streaming replica, and SIGTERM
 leaves nothing running."""
 
@@ -38,7 +38,7 @@ def _lines_until_ready(process: subprocess.Popen[str]) -> dict[str, str]:
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
     with log.open("w") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "scripts.cluster"],
+            [sys.executable, "-m", "devtools.cluster"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=output, text=True,
         )  # fmt: skip
 

@@ -18,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 
-from devtools.cluster import FAIL_TIMEOUT_SECONDS, NginxFront
 from devtools.embedded_postgres import free_port
+from devtools.nginx_front import FAIL_TIMEOUT_SECONDS, NginxFront
 from httpkit.settings import http_settings
 from tests.conftest import PostgresUnderTest
 from tests.keys import ChainKeys

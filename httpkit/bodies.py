@@ -1,4 +1,7 @@
-"""Request bodies over a limit are refused with 413, counted while they are read.
+"""What a request body may be: at most MAX_BODY_BYTES (413), and JSON (415).
+
+    BodyLimit   413 for a body over the limit, counted while it is read
+    JsonOnly    415 for a POST, PUT or PATCH body that is not application/json
 
 A Content-Length over the limit is refused before anything is read; a body sent in chunks
 without one is counted as it arrives and refused the moment it passes the limit, so a client
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from httpkit.problems import Problem, problem_response
+from httpkit.problems import Problem, problem_response, problem_type, refuse
 from httpkit.settings import http_settings
 
 
@@ -50,3 +53,25 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+UNSUPPORTED_MEDIA_TYPE = problem_type(
+    "unsupported-media-type", 415, "Unsupported media type",
+    "A request body must be JSON, sent with Content-Type: application/json.",
+)  # fmt: skip
+
+
+class JsonOnly:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            media = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
+            if not (media == b"application/json" or media.endswith(b"+json")):
+                await refuse(
+                    scope, receive, send, UNSUPPORTED_MEDIA_TYPE,
+                    "the body must be JSON, sent with Content-Type: application/json",
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)

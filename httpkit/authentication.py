@@ -2,28 +2,22 @@
 
     Authentication   401 (with WWW-Authenticate) without a live key; else the request carries
                      its `Credential` in scope["credential"]
-    TillRateLimit    429 (with Retry-After) past a till's requests per second (token bucket,
-                     bursts to twice the rate), per process; other tills are unaffected
-    JsonOnly         415 for a request body that is not application/json
 
-Pure ASGI, so they wrap every route, the checkout lane included (httpkit.app). What a
+Pure ASGI, so it wraps every route, the checkout lane included (httpkit.app). What a
 credential may do (a till its own store's sales, an owner the figures) is each service's call.
 """
 
 from __future__ import annotations
 
 import hmac
-import math
-import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from db.access import AccessKeys, Credential, Kind
-from httpkit.problems import Problem, ProblemType, problem_response, problem_type
+from db.access_keys import AccessKeys, Credential, Kind
+from httpkit.problems import Problem, problem_type, refuse
 from telemetry import context
 from telemetry.metrics import instruments
 
@@ -91,20 +85,6 @@ CSRF_TOKEN_MISSING = problem_type(
     "A request signed by a screen's session cookie that changes something must carry the "
     "screen's X-CSRF-Token.",
 )  # fmt: skip
-TOO_MANY_REQUESTS = problem_type(
-    "too-many-requests", 429, "Too many requests",
-    "This till sent more than TILL_REQUESTS_PER_SECOND; retry after Retry-After seconds.",
-)  # fmt: skip
-UNSUPPORTED_MEDIA_TYPE = problem_type(
-    "unsupported-media-type", 415, "Unsupported media type",
-    "A request body must be JSON, sent with Content-Type: application/json.",
-)  # fmt: skip
-
-
-async def _refuse(
-    scope: Scope, receive: Receive, send: Send, kind: ProblemType, detail: str, **headers: str
-) -> None:
-    await problem_response(kind, detail, headers=headers or None)(scope, receive, send)
 
 
 class Authentication:
@@ -137,12 +117,12 @@ class Authentication:
             refusal = _session_refusal(scope["method"], headers, self.session_cookie)
             if refusal is not None:
                 self.failures.labels("csrf_token_missing").inc()
-                await _refuse(scope, receive, send, CSRF_TOKEN_MISSING, refusal)
+                await refuse(scope, receive, send, CSRF_TOKEN_MISSING, refusal)
                 return
             scheme, key = "bearer", _cookies(headers).get(self.session_cookie, "")
         if scheme.lower() != "bearer" or not key.strip():
             self.failures.labels("no_key").inc()
-            await _refuse(
+            await refuse(
                 scope, receive, send, AUTHENTICATION_REQUIRED,
                 "send the till's or owner's key as Authorization: Bearer <key>",
                 **{"WWW-Authenticate": REALM},
@@ -151,7 +131,7 @@ class Authentication:
         credential = self.keys_of(scope).find(key.strip())
         if credential is None:
             self.failures.labels("unknown_or_revoked_key").inc()
-            await _refuse(
+            await refuse(
                 scope, receive, send, AUTHENTICATION_REQUIRED,
                 "the key is unknown or revoked",
                 **{"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
@@ -186,60 +166,3 @@ def _session_refusal(method: str, headers: dict[bytes, bytes], cookie: str) -> s
     if cookie not in _cookies(headers) or (expected and hmac.compare_digest(expected, given)):
         return None
     return "a screen's request must carry its X-CSRF-Token; sign in again"
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class TillRateLimit:
-    def __init__(self, app: ASGIApp, per_second: float) -> None:
-        self.app = app
-        self.per_second = per_second
-        self.burst = 2 * per_second
-        self._buckets: dict[str, _Bucket] = {}
-        self.refused = instruments().rate_limited
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        credential = scope.get("credential")
-        if isinstance(credential, Credential) and credential.kind == "till":
-            wait = self._take(credential.name)
-            if wait > 0:
-                self.refused.labels(credential.name).inc()
-                await _refuse(
-                    scope, receive, send, TOO_MANY_REQUESTS,
-                    f"till {credential.name} may send {self.per_second:g} requests per second "
-                    f"(bursts to {self.burst:g})",
-                    **{"Retry-After": str(math.ceil(wait))},
-                )  # fmt: skip
-                return
-        await self.app(scope, receive, send)
-
-    def _take(self, till: str) -> float:
-        """Take a token from the till's bucket; 0, or the seconds until one is there."""
-        now = time.monotonic()
-        bucket = self._buckets.setdefault(till, _Bucket(self.burst, now))
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.per_second)
-        bucket.at = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self.per_second
-
-
-class JsonOnly:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
-            media = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
-            if not (media == b"application/json" or media.endswith(b"+json")):
-                await _refuse(
-                    scope, receive, send, UNSUPPORTED_MEDIA_TYPE,
-                    "the body must be JSON, sent with Content-Type: application/json",
-                )  # fmt: skip
-                return
-        await self.app(scope, receive, send)

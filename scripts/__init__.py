@@ -1,1 +1,0 @@
-"""Developer commands run by the Makefile (`make demo`)."""

@@ -16,6 +16,7 @@ import asyncio
 import sys
 
 from admin.keys import KeyRefused, holders, issue, revoke
+from db.access_keys import Kind
 from db.errors import DatabaseUnavailable
 from db.pool import connect
 from db.settings import MissingSetting, database_settings
@@ -51,7 +52,8 @@ async def _run(arguments: argparse.Namespace) -> None:
             print(f"owner {arguments.name} (sees {sees}): the key, shown this once:")
             print(key)
         elif arguments.command == "revoke":
-            kind, name = ("till", arguments.till) if arguments.till else ("owner", arguments.owner)
+            kind: Kind = "till" if arguments.till else "owner"
+            name = arguments.till or arguments.owner
             await revoke(connection, kind, name)
             print(f"revoked the key of {kind} {name}")
         else:

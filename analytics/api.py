@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, params
 from starlette.responses import HTMLResponse, Response
 
 from analytics import service
@@ -27,11 +28,20 @@ from analytics.schemas import (
 from db.health import check_database
 from httpkit.authentication import BEARER
 from httpkit.problems import PROBLEM
-from httpkit.screens import page, wants_html
+from httpkit.screens import SCREEN_OR_JSON, page, wants_html
 from shop.rules import StoreId
 
 router = APIRouter()
-DATA = {"dependencies": [BEARER], "responses": {c: PROBLEM for c in (401, 403, 422, 503)}}
+
+
+class DataRoute(TypedDict):
+    """What every data view declares: the owner's key, and the problems it may answer."""
+
+    dependencies: Sequence[params.Depends]
+    responses: dict[int | str, dict[str, Any]]
+
+
+DATA = DataRoute(dependencies=[BEARER], responses={c: PROBLEM for c in (401, 403, 422, 503)})
 
 StoreFilter = Annotated[StoreId | None, Query(description="Only this store.")]
 FromDay = Annotated[
@@ -41,10 +51,9 @@ ToDay = Annotated[date | None, Query(description="Last day, inclusive: each stor
 
 
 SCREEN_FILES = Path(__file__).parent / "screen"
-PAGE = {200: {"content": {"application/json": {}, "text/html": {}}}}
 
 
-@router.get("/", responses=PAGE)
+@router.get("/", responses=SCREEN_OR_JSON)
 async def service_info(request: Request) -> Any:
     """The Analytics Dashboard for a browser; for a JSON client, what this service answers."""
     if wants_html(request):

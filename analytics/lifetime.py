@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Response
@@ -15,6 +15,7 @@ from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.replica import PrimaryReads, Reads, ReplicaReads, as_of_header
 from db.settings import DatabaseSettings
+from db.snapshot import NotifiedSnapshot
 from httpkit.app import Part
 from httpkit.observing import Ready, pool_in_use, ready_when
 
@@ -66,7 +67,7 @@ class Analytics:
         """Why this worker should get no traffic now (empty: ready): the database it reads
         from now must answer. A replica that is down or behind is reported, not a reason:
         the primary answers meanwhile."""
-        loaded = {"catalog": self.catalog, "keys": self.keys}
+        loaded: dict[str, NotifiedSnapshot[Any]] = {"catalog": self.catalog, "keys": self.keys}
         return Ready(await ready_when(self.reads.pool(), loaded, False), self.reads.facts())
 
     def parts(self) -> tuple[Part, ...]:

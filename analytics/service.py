@@ -92,7 +92,7 @@ async def loyal_customers(
 
 def _loyal_page(
     min_purchases: int, rows: int, start: int | Position, supermarket_id: str | None
-) -> tuple[object, ...]:
+) -> tuple[str, *tuple[object, ...]]:
     """The statement and its arguments for one page (one more row than shown: is there more?)."""
     if isinstance(start, Position):
         after = (start.purchases, start.customer_id)

@@ -32,6 +32,7 @@ from bench.environment import (
     wrk_while,
 )
 from bench.purchases import paced
+from db.pool import one_row
 from db.replica import PrimaryReads
 
 BENCH_DIR = ROOT / "bench"
@@ -124,10 +125,12 @@ async def _deepest_position(database_url: str) -> tuple[int, Position]:
     connection = await asyncpg.connect(database_url)
     try:
         customers = await connection.fetchval("SELECT count(*) FROM customers")
-        row = await connection.fetchrow(
-            "SELECT purchase_count, id FROM customers ORDER BY purchase_count DESC, id "
-            "OFFSET $1 LIMIT 1",
-            customers - PAGE - 1,
+        row = one_row(
+            await connection.fetchrow(
+                "SELECT purchase_count, id FROM customers ORDER BY purchase_count DESC, id "
+                "OFFSET $1 LIMIT 1",
+                customers - PAGE - 1,
+            )
         )
     finally:
         await connection.close()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import asyncpg
 
@@ -38,12 +39,18 @@ SERVER_SETTINGS = {
 }
 
 
+class TillKeysForWrk(TypedDict):
+    """The environment bench/purchase.lua reads its till keys from."""
+
+    BENCH_TILL_KEYS: str
+
+
 @dataclass(frozen=True)
 class BenchKeys:
     tills: dict[str, str]
     owner: str
 
-    def wrk_env(self) -> dict[str, str]:
+    def wrk_env(self) -> TillKeysForWrk:
         """For bench/purchase.lua: each store's till key."""
         return {"BENCH_TILL_KEYS": ";".join(f"{s}={k}" for s, k in self.tills.items())}
 
@@ -182,7 +189,7 @@ def _wrk_env(script: Path, env: dict[str, str]) -> dict[str, str]:
 
 def _figures(output: str) -> dict[str, float]:
     line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
-    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures: dict[str, float] = json.loads(line.removeprefix("BENCH_JSON "))
     figures["rate"] = figures["requests"] / figures["seconds"]
     return figures
 

@@ -36,7 +36,7 @@ from db.health import check_database
 from httpkit.authentication import BEARER, caller_of_kind, credential_of
 from httpkit.problems import INVALID_REQUEST, PROBLEM, Problem
 from httpkit.request_ids import current_request_id
-from httpkit.screens import page, wants_html
+from httpkit.screens import SCREEN_OR_JSON, page, wants_html
 from shop.rules import SALE_KEY_RULE, SaleKey
 from telemetry.metrics import instruments
 
@@ -89,10 +89,9 @@ def receipt(recorded: RecordedPurchase) -> dict[str, Any]:
 
 
 SCREEN_FILES = Path(__file__).parent / "screen"
-PAGE = {200: {"content": {"application/json": {}, "text/html": {}}}}
 
 
-@router.get("/", responses=PAGE)
+@router.get("/", responses=SCREEN_OR_JSON)
 async def service_info(request: Request) -> Any:
     """The till screen for a browser; for a JSON client, what this service is."""
     if wants_html(request):

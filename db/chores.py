@@ -12,9 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-
-from db.errors import CONNECTION_ERRORS
+from db.errors import DATABASE_ERRORS
 from db.settings import database_tuning
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,6 @@ class PeriodicChore:
                 await asyncio.sleep(self._every_seconds)
             except asyncio.CancelledError:
                 raise
-            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as error:
+            except DATABASE_ERRORS as error:
                 log.warning("%s failed, retrying: %s", self.name, error)
                 await asyncio.sleep(database_tuning().chore_retry_seconds)

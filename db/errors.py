@@ -55,7 +55,7 @@ class StatementTimedOut(DatabaseUnavailable):
 
 
 # What asyncpg and the socket layer raise when the server is down, restarting or unreachable.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -66,3 +66,6 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+# A connection lost or refused, or a statement the server refused: what a background chore
+# logs and retries.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)

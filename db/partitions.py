@@ -23,14 +23,14 @@ SELECT create_purchase_months((now() - interval '1 month')::date,
 
 async def create_months_around_now(pool: asyncpg.Pool) -> int:
     """Create last month through three months ahead where missing; returns how many."""
-    return await pool.fetchval(CREATE_MONTHS_AROUND_NOW, AdvisoryLock.PARTITIONS)
+    return int(await pool.fetchval(CREATE_MONTHS_AROUND_NOW, AdvisoryLock.PARTITIONS))
 
 
 async def create_months(
     connection: asyncpg.Connection | asyncpg.Pool, first: date, last: date
 ) -> int:
     """Create the months from `first` through `last` where missing; returns how many."""
-    return await connection.fetchval(CREATE_MONTHS, first, last, AdvisoryLock.PARTITIONS)
+    return int(await connection.fetchval(CREATE_MONTHS, first, last, AdvisoryLock.PARTITIONS))
 
 
 def month_keeper(pool: asyncpg.Pool, every_seconds: float) -> PeriodicChore:

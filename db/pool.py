@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import asyncpg
 
@@ -138,7 +138,7 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     pool_watch.waited(time.perf_counter() - asked)
     try:
-        yield connection
+        yield cast(asyncpg.Connection, connection)  # a pool's proxy stands for its connection
     except (TimeoutError, asyncpg.QueryCanceledError) as error:
         raise StatementTimedOut(settings.db_command_timeout_seconds) from error
     except CONNECTION_ERRORS as error:
@@ -146,3 +146,10 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
     finally:
         with contextlib.suppress(*CONNECTION_ERRORS):
             await pool.release(connection)
+
+
+def one_row(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row of a statement that always answers one (an aggregate, a function call)."""
+    if row is None:
+        raise RuntimeError("a statement that always answers one row answered none")
+    return row

@@ -28,9 +28,12 @@ from typing import Any, Protocol
 import asyncpg
 
 from db.chores import PeriodicChore
-from db.errors import CONNECTION_ERRORS, DatabaseUnavailable
-from db.pool import pooled_connection
+from db.errors import DATABASE_ERRORS, DatabaseUnavailable
+from db.pool import one_row, pooled_connection
 from db.settings import database_tuning
+
+# What a replica's check survives and reports: the replica refusing, gone, or not answering.
+REPLICA_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, *DATABASE_ERRORS)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,9 @@ class ReplicaState:
 
 
 def measured(
-    row: Mapping[str, Any], max_lag_seconds: float, caught_up_before: datetime | None
+    row: Mapping[str, Any] | asyncpg.Record,
+    max_lag_seconds: float,
+    caught_up_before: datetime | None,
 ) -> ReplicaState:
     """What one `REPLICA_LAG` answer says about the replica.
 
@@ -145,10 +150,10 @@ class ReplicaReads:
         try:
             async with pooled_connection(self._replica) as connection:
                 row = await connection.fetchrow(REPLICA_LAG, timeout=self._answer_within)
-            state = measured(row, self._max_lag_seconds, self._caught_up_at)
+            state = measured(one_row(row), self._max_lag_seconds, self._caught_up_at)
             if state.lag_seconds == 0:
                 self._caught_up_at = state.as_of
-        except (DatabaseUnavailable, *CONNECTION_ERRORS, asyncpg.PostgresError) as error:
+        except REPLICA_ERRORS as error:
             state = ReplicaState(None, None, f"replica not answering: {error}")
         if state.usable != self.state.usable:
             if state.usable:

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
-from db.errors import CONNECTION_ERRORS
+from db.errors import CONNECTION_ERRORS, DATABASE_ERRORS
 from db.pool import connect
 from db.settings import DatabaseSettings
 
@@ -69,7 +69,7 @@ class NotifiedSnapshot(Generic[Held]):
                 await self._listen_until_disconnected()
             except asyncio.CancelledError:
                 raise
-            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as error:
+            except DATABASE_ERRORS as error:
                 log.warning("%s watcher lost PostgreSQL, retrying: %s", self._channel, error)
             await asyncio.sleep(self._settings.catalog_reconnect_seconds)
 

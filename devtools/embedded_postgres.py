@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 SERVER_USER = "embedded_postgres"  # PostgreSQL refuses to run as root.
 START_TIMEOUT_SECONDS = 60
@@ -63,10 +64,10 @@ def _open_path_for(user: str, path: Path) -> None:
         if mode & 0o005 != 0o005:
             folder.chmod(mode | 0o005)
     entry = pwd.getpwnam(user)
-    for folder, _, files in os.walk(path):
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    for walked, _, files in os.walk(path):
+        os.chown(walked, entry.pw_uid, entry.pw_gid)
         for name in files:
-            os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)
+            os.chown(os.path.join(walked, name), entry.pw_uid, entry.pw_gid)
 
 
 def _ids(user: str) -> tuple[int, int]:
@@ -179,7 +180,7 @@ class EmbeddedPostgres:
         )
         self._port_file.write_text(str(free_port()))
 
-    def _as_server_user(self) -> dict[str, object]:
+    def _as_server_user(self) -> dict[str, Any]:
         """Arguments of subprocess.run that drop root for PostgreSQL: user, group and groups."""
         if not self.user:
             return {}

@@ -92,9 +92,8 @@ def service_app(
     install_problem_handlers(app)
     app.state.keys_of = keys_of
     for lane in lanes:  # first, so the router tries them before any other route
-        app.add_route(
-            lane.path, lane.endpoint, methods=lane.methods, name=lane.name, include_in_schema=False
-        )
+        methods = sorted(lane.methods or ())
+        app.add_route(lane.path, lane.endpoint, methods, lane.name, include_in_schema=False)
     app.include_router(router)
     app.include_router(operations_router(readiness))
     install_docs(app)  # before the screen's /static, which would take /static/docs too

@@ -33,7 +33,7 @@ def _id_from(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == _HEADER_BYTES:
             if _SANE.fullmatch(value):
-                return value.decode()
+                return str(value.decode())
             break
     return os.urandom(16).hex()  # 128 random bits, as uuid4 has, for a third of its cost
 

@@ -40,6 +40,10 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 SESSION_HOURS = 12
+# The OpenAPI answer of a service's `/`: the screen for a browser, JSON for a program.
+SCREEN_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/html": {}}}
+}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import asyncpg
 
 from db.locks import AdvisoryLock
 from db.partitions import create_months
+from db.pool import one_row
 from loader import queries
 from loader.files import CHAIN_FILES, ChainFile, copy_into_staging, header_problem
 from loader.progress import StoringProgress, still_running
@@ -215,7 +216,7 @@ async def _store(
 ) -> None:
     """Commit the catalog and the months, then the purchases chunk by chunk, then fold the
     customers' visits the chunks left waiting."""
-    span = await connection.fetchrow(queries.PURCHASE_SPAN)
+    span = one_row(await connection.fetchrow(queries.PURCHASE_SPAN))
     async with connection.transaction():
         await connection.execute(queries.ADD_SUPERMARKETS)
         await connection.execute(queries.UPSERT_PRODUCTS)
@@ -231,7 +232,7 @@ async def _store(
         for chunk in range(report.chunks):
             async with connection.transaction():
                 await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), defer)
-                stored = await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk)
+                stored = one_row(await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk))
             report.purchases_stored += stored["purchases"]
             report.lines_stored += stored["lines"]
             progress.advance(chunk + 1, report.chunks)

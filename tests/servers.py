@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,8 @@ def dockerfile_cmd(deployable: str) -> list[str]:
     """The CMD of a deployable's Dockerfile, which must be in exec (JSON) form."""
     text = (ROOT / deployable / "Dockerfile").read_text()
     [line] = [line for line in text.splitlines() if line.startswith("CMD ")]
-    return json.loads(line.removeprefix("CMD "))
+    command: list[str] = json.loads(line.removeprefix("CMD "))
+    return command
 
 
 def native(command: list[str], port: int) -> list[str]:
@@ -39,17 +40,25 @@ def native(command: list[str], port: int) -> list[str]:
 
 
 def start(
-    deployable: str, database_url: str, cwd: Path = ROOT, port: int | None = None, **extra_env: str
-) -> tuple[subprocess.Popen, str]:
+    deployable: str,
+    database_url: str,
+    *,
+    cwd: Path = ROOT,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    **extra_env: str,
+) -> tuple[subprocess.Popen[str], str]:
     """The service as its container runs it, its output (every log line) in a file: a pipe
     nobody reads would fill and stop the server once the access log has written 64 KB.
-    On `port` (a restart), else a free one."""
+    On `port` (a restart), else a free one; `env` and `extra_env` are added to this
+    process's environment."""
     port = port or free_port()
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": database_url,
         "PYTHONPATH": str(ROOT),
         "WEB_CONCURRENCY": "2",
+        **(env or {}),
         **extra_env,
     }
     output = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the process)
@@ -58,7 +67,7 @@ def start(
     process = subprocess.Popen(
         native(dockerfile_cmd(deployable), port),
         cwd=cwd,
-        env=env,
+        env=environment,
         stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
@@ -68,19 +77,19 @@ def start(
     return process, f"http://127.0.0.1:{port}"
 
 
-def output_of(process: subprocess.Popen) -> str:
+def output_of(process: subprocess.Popen[str]) -> str:
     """Everything the process has written so far."""
-    return process.log_path.read_text()  # type: ignore[attr-defined]
+    return str(process.log_path.read_text())  # type: ignore[attr-defined]
 
 
-def stop(process: subprocess.Popen) -> int:
+def stop(process: subprocess.Popen[str]) -> int:
     """SIGTERM, as the container runtime sends; returns the exit status."""
     process.terminate()
     process.wait(timeout=15)
     return process.returncode
 
 
-def wait_healthy(process: subprocess.Popen, base_url: str) -> None:
+def wait_healthy(process: subprocess.Popen[str], base_url: str) -> None:
     try:
         wait_until_ready(base_url, process, seconds=30)
     except NotReady as error:

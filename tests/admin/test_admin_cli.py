@@ -10,6 +10,7 @@ import sys
 import asyncpg
 
 from tests.conftest import ROOT, PostgresUnderTest
+from tests.rows import pairs
 
 
 def admin(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -33,7 +34,7 @@ async def test_keys_are_issued_listed_and_revoked(
     assert till_key.startswith("till_")
     manager = admin(url, "owner-key", "--name", "alice", "--store", "SMKT002")
     manager_key = manager.stdout.strip().splitlines()[-1]
-    stored = dict(await catalog.fetch("SELECT till_id, key_hash FROM tills"))
+    stored = pairs(await catalog.fetch("SELECT till_id, key_hash FROM tills"))
     assert stored["till-07"] == hashlib.sha256(till_key.encode()).digest()
 
     listing = admin(url, "list").stdout

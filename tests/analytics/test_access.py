@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ DATA_VIEWS = ["/unique-customers", "/loyal-customers", "/top-products", "/sales/
 
 
 @pytest.fixture
-async def bare(keys: ChainKeys) -> httpx.AsyncClient:
+async def bare(keys: ChainKeys) -> AsyncIterator[httpx.AsyncClient]:
     async for client in app_client("analytics.main"):
         yield client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import httpx
@@ -37,10 +38,10 @@ async def test_pages_cover_the_list_once_in_order(
 
 
 async def _follow_cursors(
-    analytics: httpx.AsyncClient, params: dict[str, object]
-) -> tuple[list[dict], int]:
+    analytics: httpx.AsyncClient, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
     """Every page by its `next` cursor; the customers in order, and the pages asked."""
-    shown: list[dict] = []
+    shown: list[dict[str, Any]] = []
     asked, after = 0, None
     while True:
         page = (
@@ -101,7 +102,7 @@ async def test_a_page_of_exactly_the_rest_has_no_next(
     ],
 )
 async def test_a_cursor_not_given_by_the_service_or_with_an_offset_is_a_422(
-    analytics: httpx.AsyncClient, query: dict[str, object]
+    analytics: httpx.AsyncClient, query: dict[str, Any]
 ) -> None:
     response = await analytics.get("/loyal-customers", params=query)
     assert response.status_code == 422, response.text
@@ -113,7 +114,7 @@ async def test_a_cursor_not_given_by_the_service_or_with_an_offset_is_a_422(
     [{"min_purchases": 0}, {"limit": 0}, {"limit": 5000}, {"offset": -1}, {"limit": "ten"}],
 )
 async def test_bad_page_parameters_are_a_422_naming_them(
-    analytics: httpx.AsyncClient, query: dict[str, object]
+    analytics: httpx.AsyncClient, query: dict[str, Any]
 ) -> None:
     response = await analytics.get("/loyal-customers", params=query)
     assert response.status_code == 422

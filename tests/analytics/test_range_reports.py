@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import SEED_DIR
+from tests.rows import pairs
 
 
 def seed_days() -> dict[tuple[str, str], list[dict[str, str]]]:
@@ -35,7 +36,7 @@ async def test_daily_totals_equal_a_recount_and_show_empty_days(
     assert answer.status_code == 200
     shown = answer.json()["days"]
     assert [d["day"] for d in shown] == [(start + timedelta(n)).isoformat() for n in range(41)]
-    revenue = dict(
+    revenue = pairs(
         await seeded.fetch(
             "SELECT (purchased_at AT TIME ZONE 'UTC')::date::text, sum(total_amount)::text "
             "FROM purchases GROUP BY 1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import httpx
 import pytest
@@ -10,7 +12,7 @@ from loader.service import load_chain_data
 from tests.conftest import SEED_DIR, SeedFacts
 
 
-def competition_ranking(units: dict[str, int], limit: int) -> list[dict[str, object]]:
+def competition_ranking(units: dict[str, int], limit: int) -> list[dict[str, Any]]:
     """Rank 1, 2, 2, 4 by units, keeping every product tied with the last place shown."""
     ranked = []
     for name, sold in sorted(units.items(), key=lambda item: (-item[1], item[0])):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -25,6 +26,7 @@ from loader.service import LoadRefused, load_chain_data
 from loader.settings import LoaderSettings
 from tests.conftest import SEED_DIR
 from tests.keys import ChainKeys
+from tests.rows import pairs
 
 NEW_YORK, MADRID = "America/New_York", "Europe/Madrid"
 ZONES = {"SMKT001": NEW_YORK, "SMKT002": MADRID, "SMKT003": "UTC"}
@@ -54,10 +56,10 @@ async def _load(db: asyncpg.Connection, folder: Path, chain_zone: str = "UTC") -
     await load_chain_data(db, folder, LoaderSettings(chain_timezone=chain_zone))
 
 
-async def recount(db: asyncpg.Connection) -> dict[tuple[str, str], dict[str, object]]:
+async def recount(db: asyncpg.Connection) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (store, local day): purchases, revenue, distinct customers, from the raw purchases."""
-    zones = dict(await db.fetch("SELECT id, time_zone FROM supermarkets"))
-    days: dict[tuple[str, str], dict[str, object]] = defaultdict(
+    zones = pairs(await db.fetch("SELECT id, time_zone FROM supermarkets"))
+    days: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"purchases": 0, "revenue": Decimal(0), "customers": set()}
     )
     for row in await db.fetch(
@@ -73,8 +75,14 @@ async def recount(db: asyncpg.Connection) -> dict[tuple[str, str], dict[str, obj
     }
 
 
-async def answered(analytics: httpx.AsyncClient, first: date, last: date) -> dict:
-    body = (await analytics.get("/sales/daily", params={"from": first, "to": last})).json()
+async def answered(
+    analytics: httpx.AsyncClient, first: date, last: date
+) -> dict[tuple[str, str], dict[str, Any]]:
+    body = (
+        await analytics.get(
+            "/sales/daily", params={"from": first.isoformat(), "to": last.isoformat()}
+        )
+    ).json()
     return {
         (day["supermarket_id"], day["day"]): {
             "purchases": day["purchases"],

@@ -16,12 +16,13 @@ from admin.keys import issue, revoke
 from cash_register.settings import cash_register_settings
 from tests.conftest import app_client
 from tests.keys import ChainKeys
+from tests.rows import one
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk"]}
 
 
 async def stored(connection: asyncpg.Connection) -> int:
-    return await connection.fetchval("SELECT count(*) FROM purchases")
+    return int(await connection.fetchval("SELECT count(*) FROM purchases"))
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,10 @@ async def test_a_sale_records_its_till_and_when_it_arrived(
 ) -> None:
     before = datetime.now(UTC)
     receipt = (await cash_register.post("/purchase", json=SALE)).json()
-    row = await catalog.fetchrow(
-        "SELECT till_id, received_at FROM purchases WHERE id = $1", receipt["purchase_id"]
+    row = one(
+        await catalog.fetchrow(
+            "SELECT till_id, received_at FROM purchases WHERE id = $1", receipt["purchase_id"]
+        )
     )
     assert row["till_id"] == "till-smkt001"
     assert before - timedelta(seconds=1) <= row["received_at"] <= datetime.now(UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -140,13 +141,13 @@ class CountingPool:
         self.taken = 0
         self.most_taken = 0
 
-    async def acquire(self, *, timeout: float | None = None) -> asyncpg.Connection:  # noqa: ASYNC109
+    async def acquire(self, *, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         connection = await self._pool.acquire(timeout=timeout)
         self.taken += 1
         self.most_taken = max(self.most_taken, self.taken)
         return connection
 
-    async def release(self, connection: asyncpg.Connection) -> None:
+    async def release(self, connection: Any) -> None:
         self.taken -= 1
         await self._pool.release(connection)
 

@@ -9,6 +9,8 @@ from collections import Counter
 import asyncpg
 import httpx
 
+from tests.rows import pairs
+
 PRODUCTS = ["milk", "bread", "eggs", "cheese"]
 
 
@@ -31,7 +33,7 @@ async def test_100_concurrent_purchases_leave_exact_counts(
     assert len({response.json()["purchase_id"] for response in responses}) == 100
 
     units = Counter(name for basket in baskets for name in basket["items"])
-    stored_units = dict(
+    stored_units = pairs(
         await catalog.fetch(
             "SELECT p.name, sum(s.units_sold)::int FROM product_sales s "
             "JOIN products p ON p.id = s.product_id GROUP BY p.name"
@@ -40,7 +42,7 @@ async def test_100_concurrent_purchases_leave_exact_counts(
     assert stored_units == dict(units)
     counts = await catalog.fetch("SELECT id, purchase_count FROM customers")
     assert {str(row["id"]): row["purchase_count"] for row in counts} == dict.fromkeys(customers, 10)
-    histogram = dict(
+    histogram = pairs(
         await catalog.fetch(
             "SELECT purchase_count, sum(customers)::int FROM customer_purchase_counts "
             "GROUP BY purchase_count HAVING sum(customers) <> 0"

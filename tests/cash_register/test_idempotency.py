@@ -24,7 +24,7 @@ def key() -> dict[str, str]:
 
 
 async def stored(connection: asyncpg.Connection) -> int:
-    return await connection.fetchval("SELECT count(*) FROM purchases")
+    return int(await connection.fetchval("SELECT count(*) FROM purchases"))
 
 
 async def test_a_retry_gets_the_original_receipt_and_stores_nothing(

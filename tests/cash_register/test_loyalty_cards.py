@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import app_client
 from tests.keys import ChainKeys, TillAuth
+from tests.rows import pairs
 
 
 def card_number(seed: int, length: int = 16) -> str:
@@ -48,7 +49,7 @@ async def test_a_card_finds_its_customer_again(
     customer = first.json()["user_id"]
     assert second.json()["user_id"] == customer
     assert other.json()["user_id"] != customer
-    counts = dict(await catalog.fetch("SELECT id::text, purchase_count FROM customers"))
+    counts = pairs(await catalog.fetch("SELECT id::text, purchase_count FROM customers"))
     assert counts == {customer: 2, other.json()["user_id"]: 1}
 
 

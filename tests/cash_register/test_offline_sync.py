@@ -14,7 +14,7 @@ from tests.conftest import PostgresUnderTest
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def sale(client_id: str, days_ago: float, items: list[str], **more: object) -> dict[str, object]:
+def sale(client_id: str, days_ago: float, items: list[object], **more: object) -> dict[str, object]:
     return {
         "client_purchase_id": client_id,
         "supermarket_id": "SMKT002",

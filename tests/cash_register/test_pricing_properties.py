@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cash_register.api import receipt
-from cash_register.service import make_basket, record_purchases
+from cash_register.service import RecordedPurchase, make_basket, record_purchases
 from db.catalog import Catalog, Product, read_catalog
 from tests.conftest import PostgresUnderTest, read_seed
 
@@ -44,6 +44,7 @@ def test_receipts_price_every_line_from_the_catalog(
             shop = await read_catalog(pool)
             made = [make_basket(shop, "SMKT002", uuid.uuid4(), names) for names in baskets]
             for recorded, names in zip(await record_purchases(pool, made), baskets, strict=True):
+                assert isinstance(recorded, RecordedPurchase)
                 answer = receipt(recorded)
                 for line in answer["items"]:
                     price = SEED.prices[line["product"]]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
 
 from tests.conftest import SeedFacts
+from tests.rows import one
 
 
 async def test_new_customer_gets_a_fresh_id_and_a_receipt(
@@ -25,9 +27,11 @@ async def test_new_customer_gets_a_fresh_id_and_a_receipt(
     assert [line["product"] for line in receipt["items"]] == ["milk", "bread"]
     expected_total = seed_facts.prices["milk"] + seed_facts.prices["bread"]
     assert Decimal(receipt["total_amount"]) == expected_total
-    stored = await catalog.fetchrow(
-        "SELECT customer_id, total_amount, supermarket_id FROM purchases WHERE id = $1",
-        receipt["purchase_id"],
+    stored = one(
+        await catalog.fetchrow(
+            "SELECT customer_id, total_amount, supermarket_id FROM purchases WHERE id = $1",
+            receipt["purchase_id"],
+        )
     )
     assert stored["customer_id"] == customer
     assert stored["total_amount"] == expected_total
@@ -151,7 +155,7 @@ async def test_a_purchase_is_visible_to_analytics_as_soon_as_it_is_acknowledged(
     assert top[0]["units_sold"] == 7
 
 
-def resolve(document: dict, schema: dict) -> dict:
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """A schema with its `$ref` followed inside the OpenAPI document."""
     while "$ref" in schema:
         *_, name = schema["$ref"].split("/")

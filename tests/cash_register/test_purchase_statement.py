@@ -15,7 +15,7 @@ import pytest
 from cash_register import queries
 
 # What each Python annotation must be in PostgreSQL.
-SQL_TYPE_OF = {
+SQL_TYPE_OF: dict[object, str] = {
     str: "text",
     uuid.UUID: "uuid",
     datetime: "timestamp with time zone",

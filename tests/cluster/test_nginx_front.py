@@ -33,7 +33,7 @@ TILLS, SALES_PER_TILL = 8, 40
 @dataclass
 class Cluster:
     front: NginxFront
-    registers: dict[str, subprocess.Popen]  # by host:port, as X-Cash-Register names them
+    registers: dict[str, subprocess.Popen[str]]  # by host:port, as X-Cash-Register names them
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
     folder = tmp_path_factory.mktemp("streaming")
     primary = EmbeddedPostgres(folder / "primary").start()
     replica: EmbeddedPostgres | None = None
-    processes: list[subprocess.Popen] = []
+    processes: list[subprocess.Popen[str]] = []
     try:
         owner_url = primary.url()
         subprocess.run(
@@ -68,15 +68,15 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
             "replica": start(
                 "analytics",
                 owner_url,
-                **{
+                env={
                     **common,
                     "ANALYTICS_DATABASE_URL": service_urls(replica.url())["ANALYTICS_DATABASE_URL"],
                     "ANALYTICS_PRIMARY_DATABASE_URL": on_primary["ANALYTICS_DATABASE_URL"],
                     "REPLICA_MAX_LAG_SECONDS": str(MAX_LAG_SECONDS),
                 },
             ),
-            "primary": start("analytics", owner_url, **common),
-            "tills": start("cash_register", owner_url, **common),
+            "primary": start("analytics", owner_url, env=common),
+            "tills": start("cash_register", owner_url, env=common),
         }
         processes = [process for process, _ in started.values()]
         for process, url in started.values():
@@ -237,4 +237,4 @@ async def test_a_stopped_replica_is_reported_and_recovered_from_by_itself(
 
 async def _caught_up(get: Callable[[str], Awaitable[httpx.Response]]) -> bool:
     health = (await get("/health")).json()
-    return health.get("replication_lag_seconds") == 0
+    return bool(health.get("replication_lag_seconds") == 0)

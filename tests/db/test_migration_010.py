@@ -48,9 +48,9 @@ async def test_the_rollups_survive_the_migration_and_follow_a_zone_change(
         before = await connection.fetch(ROLLUPS)
         await connection.execute(migration.read_text())
         assert await connection.fetch(ROLLUPS) == before
-        assert set(await connection.fetch("SELECT DISTINCT time_zone FROM supermarkets")) == {
-            ("UTC",)
-        }
+        assert {
+            tuple(r) for r in await connection.fetch("SELECT DISTINCT time_zone FROM supermarkets")
+        } == {("UTC",)}
 
         await connection.execute(
             "UPDATE supermarkets SET time_zone = 'Asia/Tokyo' WHERE id = 'SMKT001'"

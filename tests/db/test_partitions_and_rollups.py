@@ -6,6 +6,7 @@ import asyncio
 import csv
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ import pytest
 
 from db.partitions import create_months
 from tests.conftest import SEED_DIR, app_client
+from tests.rows import pairs
 
 
 async def record(
@@ -105,18 +107,24 @@ async def test_every_write_path_leaves_no_orphans(
     assert await seeded.fetchval(ORPHANS) == 0
 
 
-def seed_days() -> dict[tuple[str, str], dict[str, object]]:
+@dataclass
+class SeedDay:
+    purchases: int = 0
+    units: int = 0
+    revenue: Decimal = Decimal(0)
+    customers: set[str] = field(default_factory=set)
+
+
+def seed_days() -> dict[tuple[str, str], SeedDay]:
     """Per UTC day and store, counted from the CSV with the csv module."""
-    days: dict[tuple[str, str], dict[str, object]] = defaultdict(
-        lambda: {"purchases": 0, "units": 0, "revenue": Decimal(0), "customers": set()}
-    )
+    days: dict[tuple[str, str], SeedDay] = defaultdict(SeedDay)
     with (SEED_DIR / "purchases.csv").open(encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle):
             day = days[(row["timestamp"][:10], row["supermarket_id"])]
-            day["purchases"] += 1  # type: ignore[operator]
-            day["units"] += len(row["items_list"].split(","))  # type: ignore[operator]
-            day["revenue"] += Decimal(row["total_amount"])  # type: ignore[operator]
-            day["customers"].add(row["user_id"])  # type: ignore[union-attr]
+            day.purchases += 1
+            day.units += len(row["items_list"].split(","))
+            day.revenue += Decimal(row["total_amount"])
+            day.customers.add(row["user_id"])
     return days
 
 
@@ -131,11 +139,11 @@ async def test_daily_rollups_match_the_csv(seeded: asyncpg.Connection) -> None:
     for row in stored:
         day = expected[(row["day"], row["supermarket_id"])]
         assert (row["purchases"], row["units"], row["revenue"], row["customers"]) == (
-            day["purchases"],
-            day["units"],
-            day["revenue"],
-            len(day["customers"]),
-        )  # type: ignore[arg-type]
+            day.purchases,
+            day.units,
+            day.revenue,
+            len(day.customers),
+        )
 
 
 async def test_per_store_customer_counts_match_the_csv(seeded: asyncpg.Connection) -> None:
@@ -147,7 +155,7 @@ async def test_per_store_customer_counts_match_the_csv(seeded: asyncpg.Connectio
     assert {(r["supermarket_id"], r["customer_id"]): r["purchase_count"] for r in stored} == dict(
         visits
     )
-    histogram = dict(
+    histogram = pairs(
         await seeded.fetch(
             "SELECT supermarket_id || ':' || purchase_count, sum(customers)::int "
             "FROM store_customer_purchase_counts GROUP BY 1 HAVING sum(customers) <> 0"

@@ -11,7 +11,7 @@ from db.replica import measured
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 
 
-def _row(*, standby: bool = True, caught_up: bool, replayed_ago: float | None) -> dict:
+def _row(*, standby: bool = True, caught_up: bool, replayed_ago: float | None) -> dict[str, object]:
     replayed = None if replayed_ago is None else NOW - timedelta(seconds=replayed_ago)
     return {"standby": standby, "checked_at": NOW, "replayed_at": replayed, "caught_up": caught_up}
 

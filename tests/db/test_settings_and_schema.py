@@ -25,6 +25,7 @@ from shop.rules import STORE_ID_PATTERN
 from shop.settings import ShopSettings
 from telemetry.settings import TelemetrySettings
 from tests.conftest import ROOT
+from tests.rows import pairs
 
 POSTGRES_VARIABLES = (
     "DATABASE_URL",
@@ -37,7 +38,7 @@ POSTGRES_VARIABLES = (
 
 
 @pytest.fixture
-def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name in POSTGRES_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env to read
@@ -120,7 +121,7 @@ async def test_a_purchase_of_an_unknown_customer_store_is_refused(
 
 
 async def test_money_columns_are_numeric(db: asyncpg.Connection) -> None:
-    types = dict(
+    types = pairs(
         await db.fetch(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE column_name IN ('unit_price', 'total_amount') AND table_schema = 'public'"

@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 OVERRIDE = ROOT / "docker-compose.cluster.yml"
 
 
-class Reset(list):
+class Reset(list[Any]):
     """compose's `!reset` tag: the override replaces the base file's value instead of adding."""
 
 
@@ -29,11 +29,17 @@ class ComposeLoader(yaml.SafeLoader):
     pass
 
 
-ComposeLoader.add_constructor("!reset", lambda loader, node: Reset(loader.construct_sequence(node)))
+def _reset(loader: yaml.SafeLoader, node: yaml.Node) -> Reset:
+    assert isinstance(node, yaml.SequenceNode)
+    return Reset(loader.construct_sequence(node))
+
+
+ComposeLoader.add_constructor("!reset", _reset)
 
 
 def _read(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=ComposeLoader)
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=ComposeLoader)
+    return document
 
 
 def _merged(base: Any, override: Any) -> Any:
@@ -52,7 +58,8 @@ def _merged(base: Any, override: Any) -> Any:
 
 
 def cluster() -> dict[str, Any]:
-    return _merged(_read(ROOT / "docker-compose.yml"), _read(OVERRIDE))
+    merged: dict[str, Any] = _merged(_read(ROOT / "docker-compose.yml"), _read(OVERRIDE))
+    return merged
 
 
 def test_the_merged_topology_follows_the_compose_specification(tmp_path: Path) -> None:

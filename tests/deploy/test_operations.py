@@ -28,7 +28,7 @@ CARD = "79927398713"
 @dataclass
 class Running:
     urls: dict[str, str]
-    processes: dict[str, subprocess.Popen]
+    processes: dict[str, subprocess.Popen[str]]
     metrics_key: str
 
     def scrape(self, service: str) -> str:

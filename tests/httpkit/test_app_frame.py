@@ -4,7 +4,7 @@ included; each 503 says its own cause; the HTTP knobs are validated settings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 import asyncpg
@@ -100,7 +100,7 @@ async def test_a_stopping_cash_register_says_it_is_shutting_down(keys: ChainKeys
 
 
 @pytest.fixture
-def small_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+def small_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("DB_POOL_MIN_SIZE", "1")
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")
     monkeypatch.setenv("DB_POOL_ACQUIRE_TIMEOUT_SECONDS", "0.3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -44,7 +45,7 @@ async def test_without_an_id_each_request_gets_its_own(
 async def test_an_unsafe_id_is_replaced_not_echoed(cash_register: httpx.AsyncClient) -> None:
     for unsafe in ["", "x" * 129, "a b", 'quote"', "tab\there", "ünïcode"]:
         response = await cash_register.post(
-            "/purchase", json=SALE, headers={"X-Request-ID": unsafe.encode()}
+            "/purchase", json=SALE, headers={b"X-Request-ID": unsafe.encode()}
         )
         assert response.status_code == 201
         assert GENERATED.fullmatch(response.headers["x-request-id"]), unsafe
@@ -55,7 +56,7 @@ async def test_every_problem_names_its_request(
 ) -> None:
     """From the outermost middleware (401, 415) to the handlers (422, 403)."""
     till = keys.till_headers("SMKT001")
-    attempts: list[tuple[int, dict[str, str], dict[str, object]]] = [
+    attempts: list[tuple[int, dict[str, str], dict[str, Any]]] = [
         (401, {}, {"json": SALE}),
         (415, {**till, "Content-Type": "text/plain"}, {"content": b"{}"}),
         (422, till, {"json": {"items": []}}),

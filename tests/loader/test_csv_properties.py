@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from loader.service import LoadRefused, load_chain_data
 from tests.conftest import SEED_DIR, PostgresUnderTest, empty_shop, read_seed
+from tests.rows import pairs
 
 SEED = read_seed()
 CUSTOMERS = [str(uuid.UUID(int=n, version=4)) for n in range(1, 40)]
@@ -38,7 +40,7 @@ rows = st.lists(
 )
 
 
-def write_purchases(folder: Path, purchases: list[tuple]) -> None:
+def write_purchases(folder: Path, purchases: list[tuple[Any, ...]]) -> None:
     shutil.copy(SEED_DIR / "supermarkets.csv", folder)
     shutil.copy(SEED_DIR / "products_list.csv", folder)
     with (folder / "purchases.csv").open("w", encoding="utf-8-sig", newline="") as handle:
@@ -58,7 +60,7 @@ async def load_fresh(url: str, folder: Path) -> asyncpg.Connection:
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(purchases=rows)
 def test_a_well_formed_file_is_stored_as_written(
-    postgres: PostgresUnderTest, db: asyncpg.Connection, purchases: list[tuple]
+    postgres: PostgresUnderTest, db: asyncpg.Connection, purchases: list[tuple[Any, ...]]
 ) -> None:
     # Rows identical in meaning are one purchase exported twice: the test counts them once.
     distinct = {(s, m, c, tuple(i), Decimal(t)): (s, m, c, i, t) for s, m, c, i, t, _ in purchases}
@@ -68,10 +70,10 @@ def test_a_well_formed_file_is_stored_as_written(
         try:
             assert await connection.fetchval("SELECT count(*) FROM purchases") == len(distinct)
             visits = Counter(c for _, _, c, _, _ in distinct.values())
-            stored = dict(await connection.fetch("SELECT id::text, purchase_count FROM customers"))
+            stored = pairs(await connection.fetch("SELECT id::text, purchase_count FROM customers"))
             assert stored == dict(visits)
             units = Counter(item for _, _, _, items, _ in distinct.values() for item in items)
-            sold = dict(
+            sold = pairs(
                 await connection.fetch(
                     "SELECT p.name, sum(s.units_sold)::int FROM product_sales s "
                     "JOIN products p ON p.id = s.product_id GROUP BY p.name"
@@ -95,7 +97,7 @@ BAD_VALUES = {
     0: st.sampled_from(["SMKT", "smkt001", "", "SMKT001 "]).filter(lambda v: v != "SMKT001"),
     1: st.sampled_from(["yesterday", "2025-13-01T00:00:00", "2025-02-30T10:00:00", "05/26/2025"]),
     2: st.text(
-        alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00\r\n"),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00\r\n"),
         min_size=1,
         max_size=20,
     ).filter(lambda v: v.strip() != ""),
@@ -114,7 +116,7 @@ BAD_VALUES = {
 def test_any_bad_value_refuses_the_load_naming_its_line(
     postgres: PostgresUnderTest,
     db: asyncpg.Connection,
-    purchases: list[tuple],
+    purchases: list[tuple[Any, ...]],
     bad_row: int,
     column: int,
     data: st.DataObject,

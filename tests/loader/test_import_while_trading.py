@@ -24,6 +24,7 @@ import httpx
 from loader.generate import generate
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.keys import ChainKeys, TillAuth
+from tests.rows import pairs
 from tests.servers import start, stop, wait_healthy
 
 TILLS = 8
@@ -99,15 +100,16 @@ async def test_tills_trade_through_a_history_import(
     finally:
         stop(process)
 
+    assert loaded is not None
     assert loaded.returncode == 0, loaded.stderr
     assert f"{len(file_customers)} stored" in loaded.stdout
     assert set(statuses) == {201}, statuses
     assert sum(statuses.values()) >= 4 * TILLS, "the tills traded throughout the import"
     assert max(waits) < LONGEST_WAIT_SECONDS, f"a till waited {max(waits):.2f} s"
     expected = Counter(file_customers) + sold
-    stored = dict(await catalog.fetch("SELECT id::text, purchase_count FROM customers"))
+    stored = pairs(await catalog.fetch("SELECT id::text, purchase_count FROM customers"))
     assert stored == dict(expected)
-    histogram = dict(
+    histogram = pairs(
         await catalog.fetch(
             "SELECT purchase_count, sum(customers)::int FROM customer_purchase_counts "
             "GROUP BY 1 HAVING sum(customers) <> 0"

@@ -10,6 +10,7 @@ import asyncpg
 
 from loader.service import load_chain_data
 from tests.conftest import SEED_DIR
+from tests.rows import pairs
 
 STORE = "SMKT001"
 
@@ -55,13 +56,13 @@ async def test_the_next_import_folds_what_an_interrupted_one_left(
 
     await load_chain_data(catalog, SEED_DIR)
 
-    counts = dict(
+    counts = pairs(
         await catalog.fetch(
             "SELECT id, purchase_count FROM customers WHERE id = ANY($1)", [first, second]
         )
     )
     assert counts == {first: 2, second: 3}
-    in_store = dict(
+    in_store = pairs(
         await catalog.fetch(
             "SELECT customer_id, purchase_count FROM store_customers WHERE customer_id = ANY($1)",
             [first, second],

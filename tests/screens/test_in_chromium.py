@@ -11,6 +11,7 @@ import asyncpg
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.keys import ChainKeys
+from tests.rows import one, pairs
 from tests.screens.conftest import Traffic, screenshot_path
 
 
@@ -39,7 +40,7 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     for name in ("milk", "milk", "bread"):
         await till.keyboard.type(name)
         await till.keyboard.press("Enter")
-    prices = dict(await catalog.fetch("SELECT name, unit_price FROM products"))
+    prices = pairs(await catalog.fetch("SELECT name, unit_price FROM products"))
     expected_total = 2 * prices["milk"] + prices["bread"]
     await expect(till.locator("#basket tr")).to_have_count(2)
     total_on_screen = await till.locator("#total").inner_text()
@@ -49,8 +50,10 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     await till.keyboard.press("Control+Enter")
     await expect(till.locator("#receipt-number")).to_be_visible()
     receipt_text = await till.locator("#receipt-number").inner_text()
-    stored = await catalog.fetchrow(
-        "SELECT id, supermarket_id, till_id, total_amount, purchased_at FROM purchases"
+    stored = one(
+        await catalog.fetchrow(
+            "SELECT id, supermarket_id, till_id, total_amount, purchased_at FROM purchases"
+        )
     )
     assert f"Purchase {stored['id']}" in receipt_text
     assert (stored["supermarket_id"], stored["till_id"]) == ("SMKT002", "till-smkt002")

@@ -28,6 +28,10 @@ format: install
 test: lint test-tools
 	$(BIN)/python -m pytest
 
+# Everything that needs no cluster, browser or nginx: for the loop between edits.
+test-quick: lint
+	$(BIN)/python -m pytest -m "not cluster and not browser"
+
 test-tools:
 	command -v chromium >/dev/null && command -v promtool >/dev/null && \
 		{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from devtools.embedded_postgres import free_port
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.cluster
 
 
 def _lines_until_ready(process: subprocess.Popen[str]) -> dict[str, str]:

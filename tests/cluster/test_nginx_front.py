@@ -25,6 +25,8 @@ from tests.conftest import PostgresUnderTest
 from tests.keys import ChainKeys
 from tests.servers import start, stop, wait_healthy
 
+pytestmark = pytest.mark.cluster
+
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "bread"]}
 RETRYABLE = {502, 503, 504}
 TILLS, SALES_PER_TILL = 8, 40

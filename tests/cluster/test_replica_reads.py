@@ -26,6 +26,8 @@ from tests.conftest import ROOT, read_seed
 from tests.keys import ChainKeys, issue_chain_keys
 from tests.servers import start, stop, wait_healthy
 
+pytestmark = pytest.mark.cluster
+
 MAX_LAG_SECONDS = 2.0
 DATA_VIEWS = (
     "/unique-customers",

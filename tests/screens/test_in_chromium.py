@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
+import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.keys import ChainKeys
 from tests.rows import one, pairs
 from tests.screens.conftest import Traffic, screenshot_path
+
+pytestmark = pytest.mark.browser
 
 
 async def sign_in(page: Page, key: str) -> None:

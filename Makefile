@@ -42,7 +42,7 @@ test-tools:
 schema: install
 	$(BIN)/python -m devtools.schema
 
-# The README's pictures of the two screens, made by the browser tests on this machine.
+# The guides' pictures of the two screens, made by the browser tests on this machine.
 screenshots: install test-tools
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/screens -q
 

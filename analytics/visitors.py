@@ -147,7 +147,7 @@ class Visitors:
         return len(BitMap.union(*wanted)) if len(wanted) > 1 else len(wanted[0])
 
     def memory_bytes(self) -> int:
-        """What the bitmaps' containers take (the figure the README's cost table gives)."""
+        """What the bitmaps' containers take (the figure the owners' guide gives)."""
         total = 0
         for held in [*self._days.values(), *self._months.values()]:
             stats = held.get_statistics()

@@ -1,4 +1,4 @@
-"""CPU time of whole process trees, read from /proc (issue 13's cost figures).
+"""CPU time of whole process trees, read from /proc (the topology's cost figures).
 
 A process's time is its own user + system time, plus what it collected from children it
 reaped (cutime, cstime), plus that of its living descendants: so a PostgreSQL backend or an

@@ -1,4 +1,4 @@
-"""POST /purchase against pgbench and GET /health, measured in one run (issue 3)."""
+"""POST /purchase against pgbench and GET /health, measured in one run."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from bench.environment import (
     serving,
     wrk,
 )
+from bench.goals import Goal, Section, verdicts
 from cash_register.queries import RECORD_PURCHASES
 from devtools.embedded_postgres import program
 
 BENCH_DIR = ROOT / "bench"
 PGBENCH_CLIENTS = 16
+PURCHASES = "purchases"
 
 # The statement's parameter for one purchase of the same mix as purchase.lua: a third new
 # customers, 1 to 4 distinct products, three stores.
@@ -122,8 +124,8 @@ def paced(url: str, rate: int, seconds: int, keys: BenchKeys) -> dict[str, float
 
 def run_purchase_benchmark(
     seconds: int, connections: int, workers: int, saturation_runs: int
-) -> tuple[str, bool]:
-    """Measure; return the report section and whether every target was met."""
+) -> Section:
+    """Measure; return the report section with its goals."""
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     acknowledged: list[int] = []
     with bench_database() as database_url:
@@ -160,20 +162,25 @@ def run_purchase_benchmark(
         print(f"pgbench, {PGBENCH_CLIENTS} clients, {seconds} s …", flush=True)
         reference = pgbench(database_url, seconds)
 
-    checks: dict[str, bool] = {}
+    section = Section(PURCHASES, "")
     for run, figures in enumerate(saturated, start=1):
-        checks[f"run {run}: POST /purchase ≥ 1.2 × pgbench"] = figures["rate"] >= 1.2 * reference
-        checks[f"run {run}: p99 ≤ 100 ms"] = figures["p99_ms"] <= 100
+        ratio = figures["rate"] / reference
+        section.add(f"run {run}: POST /purchase ≥ 1.2 × pgbench", f"{ratio:.2f} ×", ratio >= 1.2)
+        section.add(f"run {run}: p99 ≤ 100 ms", f"{figures['p99_ms']:.1f} ms",
+                    figures["p99_ms"] <= 100)  # fmt: skip
     two_thousand = steady[-1]
-    checks["POST /purchase ≥ 0.35 × GET /health"] = saturated[0]["rate"] >= 0.35 * health["rate"]
-    checks["offered 2,000/s: p99 ≤ 20 ms"] = two_thousand["p99_ms"] <= 20
-    checks["no non-2xx, no socket errors"] = all(
-        f["non_2xx"] == 0 and f["socket_errors"] == 0 for f in [*saturated, *steady]
+    to_health = saturated[0]["rate"] / health["rate"]
+    section.add("POST /purchase ≥ 0.35 × GET /health", f"{to_health:.2f} ×", to_health >= 0.35)
+    section.add("offered 2,000/s: p99 ≤ 20 ms", f"{two_thousand['p99_ms']:.1f} ms",
+                two_thousand["p99_ms"] <= 20)  # fmt: skip
+    errors = sum(f["non_2xx"] + f["socket_errors"] for f in [*saturated, *steady])
+    section.add("no non-2xx, no socket errors", f"{errors:.0f}", errors == 0)
+    section.add(
+        "every acknowledged purchase stored once",
+        f"{found:,} of {len(acknowledged):,}",
+        found == len(acknowledged) == len(set(acknowledged)),
     )
-    checks["every acknowledged purchase stored once"] = (
-        found == len(acknowledged) == len(set(acknowledged))
-    )
-    report = _report(
+    section.report = _report(
         seconds,
         connections,
         workers,
@@ -184,9 +191,9 @@ def run_purchase_benchmark(
         len(acknowledged),
         found,
         total - before,
-        checks,
+        section.goals,
     )
-    return report, all(checks.values())
+    return section
 
 
 def _row(name: str, figures: dict[str, float]) -> str:
@@ -207,9 +214,8 @@ def _report(
     acknowledged: int,
     found: int,
     stored: int,
-    checks: dict[str, bool],
+    goals: list[Goal],
 ) -> str:
-    rows = "\n".join(f"| {name} | {'pass' if ok else 'FAIL'} |" for name, ok in checks.items())
     runs = "\n".join(
         _row(f"POST /purchase, saturated, run {n}", figures)
         for n, figures in enumerate(saturated, start=1)
@@ -219,7 +225,7 @@ def _report(
     )
     ratios = ", ".join(f"{figures['rate'] / reference:.2f}" for figures in saturated)
     return f"""
-## POST /purchase (issues 3 and 9)
+## POST /purchase
 
 - Date: {now()}
 - Machine: {machine()}; PostgreSQL, the service and the load generators share it.
@@ -249,7 +255,4 @@ def _report(
   purchases stored during the whole run: {stored:,} (the paced runs' too, and requests still
   in flight when wrk stopped).
 
-| check | result |
-|---|---|
-{rows}
-"""
+{verdicts(goals)}"""

@@ -1,4 +1,4 @@
-"""`make cluster`: the Phase 3 topology on this machine, for measurement and tests (issue 13).
+"""`make cluster`: the Phase 3 topology on this machine, for measurement and tests.
 
 Starts a private PostgreSQL primary (under `CLUSTER_DIR`, default `.data/cluster`, made fresh
 each run) and a hot

@@ -1,4 +1,4 @@
-"""nginx in front of several cash registers, on this machine (issue 13's topology, natively).
+"""nginx in front of several cash registers on this machine: the several-machine topology.
 
 `NginxFront` renders ops/nginx/cash-registers.conf.template for the given cash registers and
 runs Debian's nginx in the foreground as a child process, so stopping it leaves nothing.

@@ -1,4 +1,4 @@
--- Each store's business day in its own time zone (issue 14). A store has an IANA zone (the
+-- Each store's business day in its own time zone. A store has an IANA zone (the
 -- loader sets it from supermarkets.csv or CHAIN_TIMEZONE; UTC until then, which is what every
 -- day was before), and the daily rollups are kept by the store's local day: a sale at 23:30 in
 -- New York counts on that New York day, whatever the UTC date. Days have 23 or 25 hours when

@@ -1,4 +1,4 @@
--- Exact distinct customers over any range, fast at any size (issue 14). Each customer gets a
+-- Exact distinct customers over any range, fast at any size. Each customer gets a
 -- dense integer number; each (day, store, customer) row of daily_customers carries it, and the
 -- transaction that wrote it. The analytics hold one compressed bitmap of numbers per store and
 -- day in memory and union the days of a range; they follow new rows by transaction: every

@@ -1,5 +1,5 @@
 #!/bin/bash
-# What compose-smoke runs against the cluster override (README "Several cash registers"):
+# What compose-smoke runs against the cluster override (docs/operations.md, "Several cash registers"):
 #   COMPOSE_SMOKE_ENV_FILE=.env ../shared/tools/compose-smoke \
 #     -f docker-compose.yml -f docker-compose.cluster.yml -- ops/smoke/cluster.sh
 # Both ports ready, requests spread over 2+ cash registers, the analytics on the replica,

@@ -1,4 +1,4 @@
-"""Each store's business day in its own time zone (issue 14): sales just before and after local
+"""Each store's business day in its own time zone: sales just before and after local
 midnight land on the right local day, days of 23 and 25 hours are one day each, a store that
 moves to another zone has its days recounted, and every day-based answer names the zones.
 

@@ -1,4 +1,4 @@
-"""The analytics on a streaming replica (issue 13): answers say where they came from and how
+"""The analytics on a streaming replica: answers say where they came from and how
 fresh they are, equal the primary's, and fall back to the primary while the replica is behind
 or down, then return to it by themselves.
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cash_register.api import SCREEN_FILES, router
-from cash_register.checkout_lane import checkout_lane
+from cash_register.checkout_lane import CheckoutLane
 from cash_register.lifetime import CashRegister, readiness
 from cash_register.loyalty import LoyaltyCards
 from cash_register.settings import cash_register_settings
@@ -47,7 +47,7 @@ def create_app() -> FastAPI:
         keys_of=lambda scope: scope["app"].state.cash_register.keys,
         readiness=readiness,
         screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
-        lanes=[checkout_lane()],
+        lanes=[CheckoutLane()],
         till_requests_per_second=cash_register_settings().till_requests_per_second,
     )
 

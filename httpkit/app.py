@@ -1,9 +1,9 @@
 """The frame both services are built in: the same errors, the same middleware, in the same
 order, and the same start/stop shape for everything a service holds for its life.
 
-Fast lanes (a plain Starlette route for one hot path, such as the cash register's POST
-/purchase) are added to the router before every other route, through FastAPI's public
-`add_route`: the router tries them first. Whatever wraps the app (request ids, the body limit,
+Fast lanes (a Starlette route for one hot path, such as the cash register's POST /purchase)
+are placed in the router's list of routes before every other route: the router tries them
+first. Whatever wraps the app (request ids, the body limit,
 authentication, the rate limit) therefore wraps a lane exactly as it wraps every other route,
 by construction, and a lane's errors are answered by the same handlers.
 """
@@ -91,9 +91,7 @@ def service_app(
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of
-    for lane in lanes:  # first, so the router tries them before any other route
-        methods = sorted(lane.methods or ())
-        app.add_route(lane.path, lane.endpoint, methods, lane.name, include_in_schema=False)
+    app.router.routes[:0] = lanes  # first: the router tries them before any other route
     app.include_router(router)
     app.include_router(operations_router(readiness))
     install_docs(app)  # before the screen's /static, which would take /static/docs too

@@ -1,7 +1,7 @@
-"""The compose cluster override (docker-compose.cluster.yml): nginx alone publishes
-the tills' port in front of CASH_REGISTERS cash register containers, a hot standby clones the
-primary through a slot, and the analytics read it. compose-smoke runs it for real (docs/operations.md);
-these checks keep its wiring from drifting between runs."""
+"""The compose cluster override (docker-compose.cluster.yml): nginx alone publishes the tills'
+port in front of CASH_REGISTERS cash register containers, a hot standby clones the primary
+through a slot, and the analytics read it. compose-smoke runs it for real
+(docs/operations.md); these checks keep its wiring from drifting between runs."""
 
 from __future__ import annotations
 

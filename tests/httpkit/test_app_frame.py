@@ -72,9 +72,16 @@ async def test_a_middleware_wraps_the_checkout_lane_as_every_route(keys: ChainKe
     assert Marker.endpoints[1] is not checkout
 
 
-def test_the_checkout_lane_is_the_first_purchase_route_and_the_documented_one_stays() -> None:
+async def test_another_method_on_the_lanes_path_is_a_405(keys: ChainKeys) -> None:
+    async for _, client in client_of(create_cash_register(), keys.till_headers("SMKT001")):
+        response = await client.get("/purchase")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+
+
+def test_the_checkout_lane_is_the_first_route_and_the_documented_one_stays() -> None:
     app = create_cash_register()
-    first = next(r for r in app.router.routes if getattr(r, "path", None) == "/purchase")
+    first = app.router.routes[0]
     assert isinstance(first, Route)
     assert first.endpoint is checkout
     assert first.methods == {"POST"}

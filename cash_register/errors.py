@@ -16,7 +16,7 @@ Forbidden (httpkit.authentication)     403: a valid key that may not record this
 from __future__ import annotations
 
 from httpkit.authentication import Forbidden
-from httpkit.problems import Problem
+from httpkit.problems import ECHO_ITEMS, Problem, echoed
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SALE_KEY_RULE
 
 
@@ -55,13 +55,17 @@ class UnknownSupermarket(InvalidPurchase):
 
 
 class UnknownProduct(InvalidPurchase):
-    """Products not in the catalog, all named in `unknown_products`."""
+    """Products not in the catalog: the first ECHO_ITEMS named in `unknown_products` (each cut
+    to ECHO_CHARACTERS), how many there were in `unknown_products_count`."""
 
     def __init__(self, names: list[str]) -> None:
-        listed = ", ".join(repr(name) for name in names)
+        shown = [echoed(name) for name in names[:ECHO_ITEMS]]
+        listed = ", ".join(repr(name) for name in shown)
+        more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
         super().__init__(
-            f"items: unknown product{'s' if len(names) > 1 else ''} {listed}",
-            unknown_products=names,
+            f"items: unknown product{'s' if len(names) > 1 else ''} {listed}{more}",
+            unknown_products=shown,
+            unknown_products_count=len(names),
         )
 
 

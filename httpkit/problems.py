@@ -146,6 +146,17 @@ def problem_response(
     )
 
 
+# What an answer repeats of what a client sent is bounded, so a request cannot make its own
+# answer larger than itself: values shown are cut to ECHO_CHARACTERS, lists to ECHO_ITEMS.
+ECHO_CHARACTERS = 64
+ECHO_ITEMS = 10
+
+
+def echoed(value: str) -> str:
+    """A client's value as an answer may repeat it: at most ECHO_CHARACTERS, cut with `…`."""
+    return value if len(value) <= ECHO_CHARACTERS else value[: ECHO_CHARACTERS - 1] + "…"
+
+
 def field_name(location: Iterable[int | str]) -> str:
     """`("body", "items", 3)` → `items[3]`: the part of a request that is wrong, named the
     same way in every answer (a 422 of a route, a rejected sale of an offline upload)."""
@@ -157,14 +168,15 @@ def field_name(location: Iterable[int | str]) -> str:
             name += f"[{part}]"
         else:
             name += f".{part}" if name else str(part)
-    return name or "body"
+    return echoed(name or "body")
 
 
 def validation_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
-    """pydantic's errors as `{"field", "message"}` pairs, fields named by `field_name`."""
+    """pydantic's errors as `{"field", "message"}` pairs, fields named by `field_name`: the
+    first ECHO_ITEMS of them (a request with a thousand bad fields is told of ten)."""
     return [
         {"field": field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", ""))}
-        for item in errors
+        for item in list(errors)[:ECHO_ITEMS]
     ]
 
 

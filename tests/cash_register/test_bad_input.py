@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -147,3 +148,45 @@ async def test_a_sale_for_a_store_that_is_not_the_tills_is_a_403_and_stores_noth
     assert response.status_code == 403
     assert response.json()["supermarket_id"] == "SMKT001"
     assert await catalog.fetchval("SELECT count(*) FROM purchases") == 0
+
+
+async def test_an_answer_never_echoes_more_than_a_little_of_what_was_sent(
+    cash_register: httpx.AsyncClient,
+) -> None:
+    """A basket of 100 unknown names of 9,000 characters each (900 KB, within the body limit):
+    the answer names ten of them, each cut short, and says how many there were."""
+    names = [f"{n:03d}" + "x" * 9_000 for n in range(100)]
+    sent = {"supermarket_id": "SMKT001", "items": names}
+    response = await cash_register.post("/purchase", json=sent)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["unknown_products_count"] == 100
+    assert [name[:3] for name in problem["unknown_products"]] == [f"{n:03d}" for n in range(10)]
+    assert len(response.content) < 4_000
+
+    bad_types = {"supermarket_id": "SMKT001", "items": [{"name": "x" * 5_000}] * 100}
+    response = await cash_register.post("/purchase", json=bad_types)
+    assert response.status_code == 422
+    assert len(response.json()["errors"]) == 10
+    assert len(response.content) < 4_000
+
+
+async def test_an_offline_upload_is_answered_in_less_than_it_sent(
+    cash_register: httpx.AsyncClient,
+) -> None:
+    sales = [
+        {
+            "client_purchase_id": f"echo-{n}",
+            "supermarket_id": "SMKT001",
+            "purchased_at": "2026-01-01T10:00:00Z",
+            "items": ["y" * 900],
+        }
+        for n in range(1_000)
+    ]
+    request = json.dumps({"purchases": sales}).encode()
+    response = await cash_register.post(
+        "/purchases", content=request, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["rejected"] == 1_000
+    assert len(response.content) < len(request) / 2

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from analytics.errors import InvalidFilter
+from shop.rules import FIRST_BUSINESS_DAY, LAST_BUSINESS_DAY
 
 MAX_RANGE_DAYS = 731
 DEFAULT_DAILY_DAYS = 30
@@ -47,12 +48,16 @@ def check_filters(
     """
     if supermarket_id is not None and supermarket_id not in known_stores:
         raise InvalidFilter(f"supermarket_id: unknown supermarket {supermarket_id!r}")
+    for name, day in (("from", from_), ("to", to)):
+        if day is not None and not FIRST_BUSINESS_DAY <= day <= LAST_BUSINESS_DAY:
+            raise InvalidFilter(
+                f"{name}: {day} is outside the business days a question may name "
+                f"({FIRST_BUSINESS_DAY} to {LAST_BUSINESS_DAY})"
+            )
     if default_days is not None:
         to = to or today or datetime.now(UTC).date()
         if from_ is None:
-            if to.toordinal() <= default_days:  # the range would start before year 1
-                raise InvalidFilter(f"to: {to} leaves no room for the last {default_days} days")
-            from_ = to - timedelta(days=default_days - 1)
+            from_ = max(FIRST_BUSINESS_DAY, to - timedelta(days=default_days - 1))
     elif (from_ is None) != (to is None):
         raise InvalidFilter("from, to: give both ends of the date range, or neither")
     if from_ is not None and to is not None:

@@ -180,10 +180,10 @@ WITH sales AS (
     WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
     GROUP BY day
 )
-SELECT d.day::date AS day, coalesce(s.purchases, 0) AS purchases, coalesce(s.units, 0) AS units,
+SELECT d.day, coalesce(s.purchases, 0) AS purchases, coalesce(s.units, 0) AS units,
        coalesce(s.revenue, 0) AS revenue
-FROM generate_series($1::date, $2::date, interval '1 day') AS d(day)
-LEFT JOIN sales s ON s.day = d.day::date
+FROM (SELECT $1::date + n AS day FROM generate_series(0, $2::date - $1::date) AS n) AS d
+LEFT JOIN sales s ON s.day = d.day
 ORDER BY d.day
 """
 

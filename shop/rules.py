@@ -6,11 +6,17 @@ parameters, and a test holds the schema's own CHECK constraints to them.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
 MAX_ITEMS_PER_PURCHASE = 100
+
+# The business days a question may name: a chain's history and its coming years, nothing a
+# calendar's edge could overflow on (9999-12-31 plus a month is no date).
+FIRST_BUSINESS_DAY = date(2000, 1, 1)
+LAST_BUSINESS_DAY = date(2099, 12, 31)
 
 STORE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]

@@ -9,6 +9,7 @@ the service shutting down.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -121,6 +123,11 @@ METHOD_NOT_ALLOWED = problem_type(
 )
 HTTP_ERROR = problem_type("http-error", 400, "HTTP error", "A request the server cannot serve.")
 _BY_STATUS = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+# The access log's status for a request whose client left before it was read (nginx's own
+# number for it: no answer is sent).
+CLIENT_GONE = 499
+
+log = logging.getLogger(__name__)
 
 
 def problem_response(
@@ -185,6 +192,14 @@ def describe(errors: list[dict[str, str]]) -> str:
     return "; ".join(f"{item['field']}: {item['message']}" for item in errors)
 
 
+async def _on_client_gone(_: Request, error: Exception) -> Response:
+    """The client closed its connection before its body was read: nothing was done, nobody
+    will read an answer. An ordinary event of a shop's network, logged as such."""
+    assert isinstance(error, ClientDisconnect)
+    log.info("the client went away before its request was read; nothing was done")
+    return Response(status_code=CLIENT_GONE)
+
+
 async def _on_domain_problem(_: Request, error: Exception) -> Response:
     assert isinstance(error, Problem)
     return problem_response(error.kind, error.detail, **error.extensions)
@@ -201,8 +216,10 @@ async def _on_database_unavailable(_: Request, error: Exception) -> Response:
     return problem_response(DATABASE_UNAVAILABLE, error.explanation, cause=error.cause)
 
 
-async def _on_http_error(_: Request, error: Exception) -> Response:
+async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if isinstance(error.__cause__, ClientDisconnect):  # FastAPI's 400 for a body never read
+        return await _on_client_gone(request, error.__cause__)
     kind = _BY_STATUS.get(error.status_code) or ProblemType(
         HTTP_ERROR.slug, error.status_code, str(error.detail), HTTP_ERROR.description
     )
@@ -210,6 +227,7 @@ async def _on_http_error(_: Request, error: Exception) -> Response:
 
 
 _HANDLERS = (
+    (ClientDisconnect, _on_client_gone),
     (Problem, _on_domain_problem),
     (RequestValidationError, _on_invalid_request),
     (DatabaseUnavailable, _on_database_unavailable),

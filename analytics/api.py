@@ -29,6 +29,7 @@ from db.health import check_database
 from httpkit.authentication import BEARER
 from httpkit.problems import PROBLEM
 from httpkit.screens import SCREEN_OR_JSON, page, wants_html
+from httpkit.settings import http_settings
 from shop.rules import StoreId
 
 router = APIRouter()
@@ -58,7 +59,7 @@ async def service_info(request: Request) -> Any:
     """The Analytics Dashboard for a browser; for a JSON client, what this service answers."""
     if wants_html(request):
         return page(SCREEN_FILES / "dashboard.html")
-    base = str(request.base_url).rstrip("/")
+    base = (http_settings().public_url or "").rstrip("/")  # relative links unless configured
     return {
         "service": "analytics",
         "description": "What the sales say: customers, loyalty and best sellers.",

@@ -23,6 +23,7 @@ from db.access_keys import AccessKeys
 from httpkit.authentication import Authentication
 from httpkit.bodies import BodyLimit, JsonOnly
 from httpkit.docs import install_docs, operation_id
+from httpkit.hosts import TrustedHosts
 from httpkit.observing import Observing, Readiness, operations_router
 from httpkit.problems import install_problem_handlers
 from httpkit.rate_limit import TillRateLimit
@@ -73,7 +74,7 @@ def service_app(
 ) -> FastAPI:
     """A service's FastAPI app with our error answers, middleware and lanes in their places.
 
-    From the outside in: request ids, metrics and the access log, the body limit,
+    From the outside in: request ids, metrics and the access log, trusted hosts, the body limit,
     authentication, the tills' rate limit (0: none), JSON-only bodies, FastAPI's exception
     handlers, then the lanes and the router. Logging is set up and the metrics named here,
     first, before any request or part can write either.
@@ -88,6 +89,7 @@ def service_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        redirect_slashes=False,  # a redirect's Location would be built from the request's Host
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of
@@ -101,6 +103,7 @@ def service_app(
         app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
     app.add_middleware(Authentication, keys_of=keys_of, session_cookie=screen.cookie)
     app.add_middleware(BodyLimit)
+    app.add_middleware(TrustedHosts)
     app.add_middleware(Observing)
     app.add_middleware(RequestIds)
     return app

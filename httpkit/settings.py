@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class HttpSettings(BaseSettings):
@@ -18,6 +19,20 @@ class HttpSettings(BaseSettings):
     # The screens' session cookies are sent over HTTPS only: turn on wherever the services are
     # reached through TLS (a proxy in front); off for http://localhost.
     session_cookie_secure: bool = False
+    # The host names the services answer to (the Host header, without its port), comma
+    # separated; `*.example.com` takes its subdomains, `*` any host. Any other host is a 400:
+    # a forged Host could otherwise end up in the links and redirects of an answer.
+    trusted_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "::1"]
+    # Where owners and tills reach the service from outside (`https://tills.example.com`),
+    # for the absolute links of `GET /`; unset, those links are relative.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
 
 @lru_cache

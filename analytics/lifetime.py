@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -9,12 +10,14 @@ import asyncpg
 from fastapi import Depends, Response
 from starlette.requests import HTTPConnection, Request
 
+from analytics.read_slots import ReadSlots
+from analytics.settings import analytics_settings
 from analytics.visitors import Visitors
 from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.replica import PrimaryReads, Reads, ReplicaReads, as_of_header
-from db.settings import DatabaseSettings
+from db.settings import DatabaseSettings, database_tuning
 from db.snapshot import NotifiedSnapshot
 from httpkit.app import Part
 from httpkit.observing import Ready, pool_in_use, ready_when
@@ -34,6 +37,7 @@ class Analytics:
     catalog: CatalogWatcher
     keys: AccessKeys
     visitors: Visitors
+    read_slots: ReadSlots
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -57,6 +61,10 @@ class Analytics:
             catalog=CatalogWatcher(database, primary),
             keys=keys,
             visitors=Visitors(reads),
+            read_slots=ReadSlots(
+                analytics_settings().analytics_concurrent_reads,
+                database_tuning().db_pool_acquire_timeout_seconds,
+            ),
             chores=(
                 pool_in_use(primary),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
@@ -102,14 +110,18 @@ def analytics_of(connection: HTTPConnection) -> Analytics:
 Held = Annotated[Analytics, Depends(analytics_of)]
 
 
-def data_source(connection: HTTPConnection, response: Response) -> asyncpg.Pool:
-    """The pool this data answer reads from; the answer says which database it was
-    (`X-Data-Source`) and that it holds every sale committed before `X-Data-As-Of`."""
-    reads = analytics_of(connection).reads
-    source, as_of = reads.source()
-    response.headers["X-Data-Source"] = source
-    response.headers["X-Data-As-Of"] = as_of_header(as_of)
-    return reads.pool()
+async def data_source(
+    connection: HTTPConnection, response: Response
+) -> AsyncIterator[asyncpg.Pool]:
+    """The pool this data answer reads from, with one of the worker's read slots held while it
+    asks; the answer says which database it was (`X-Data-Source`) and that it holds every
+    sale committed before `X-Data-As-Of`."""
+    held = analytics_of(connection)
+    async with held.read_slots.held():
+        source, as_of = held.reads.source()
+        response.headers["X-Data-Source"] = source
+        response.headers["X-Data-As-Of"] = as_of_header(as_of)
+        yield held.reads.pool()
 
 
 Source = Annotated[asyncpg.Pool, Depends(data_source)]

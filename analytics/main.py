@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from analytics.api import SCREEN_FILES, router
 from analytics.lifetime import Analytics, readiness
+from analytics.settings import analytics_settings
 from db.pool import create_pool
 from db.settings import primary_database_settings, service_database_settings
 from httpkit.app import running, service_app
@@ -53,6 +54,7 @@ def create_app() -> FastAPI:
         keys_of=lambda scope: scope["app"].state.analytics.keys,
         readiness=readiness,
         screen=Screen(kind="owner", name="dashboard", cookie="owner_session", files=SCREEN_FILES),
+        requests_per_second={"owner": analytics_settings().owner_requests_per_second},
     )
 
 

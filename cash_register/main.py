@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
         readiness=readiness,
         screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
         lanes=[CheckoutLane()],
-        till_requests_per_second=cash_register_settings().till_requests_per_second,
+        requests_per_second={"till": cash_register_settings().till_requests_per_second},
     )
 
 

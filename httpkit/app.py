@@ -11,7 +11,7 @@ by construction, and a lane's errors are answered by the same handlers.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
@@ -19,14 +19,14 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Scope
 
-from db.access_keys import AccessKeys
+from db.access_keys import AccessKeys, Kind
 from httpkit.authentication import Authentication
 from httpkit.bodies import BodyLimit, JsonOnly
 from httpkit.docs import install_docs, operation_id
 from httpkit.hosts import TrustedHosts
 from httpkit.observing import Observing, Readiness, operations_router
 from httpkit.problems import install_problem_handlers
-from httpkit.rate_limit import TillRateLimit
+from httpkit.rate_limit import RateLimit
 from httpkit.request_ids import RequestIds
 from httpkit.screens import Screen, install_screen
 from telemetry.logs import configure_logging
@@ -70,12 +70,12 @@ def service_app(
     screen: Screen,
     readiness: Readiness,
     lanes: Sequence[Route] = (),
-    till_requests_per_second: float = 0,
+    requests_per_second: Mapping[Kind, float] | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with our error answers, middleware and lanes in their places.
 
     From the outside in: request ids, metrics and the access log, trusted hosts, the body limit,
-    authentication, the tills' rate limit (0: none), JSON-only bodies, FastAPI's exception
+    authentication, the rate limits per kind of key (0: none), JSON-only bodies, FastAPI's exception
     handlers, then the lanes and the router. Logging is set up and the metrics named here,
     first, before any request or part can write either.
     """
@@ -99,8 +99,8 @@ def service_app(
     install_docs(app)  # before the screen's /static, which would take /static/docs too
     install_screen(app, screen)
     app.add_middleware(JsonOnly)
-    if till_requests_per_second > 0:
-        app.add_middleware(TillRateLimit, per_second=till_requests_per_second)
+    if requests_per_second:
+        app.add_middleware(RateLimit, per_second=requests_per_second)
     app.add_middleware(Authentication, keys_of=keys_of, session_cookie=screen.cookie)
     app.add_middleware(BodyLimit)
     app.add_middleware(TrustedHosts)

@@ -41,6 +41,7 @@ class Instruments:
     catalog_reloads: Any
     authentication_failures: Any
     rate_limited: Any
+    owners_rate_limited: Any
     replication_lag: Any
     replica_fallback: Any
 
@@ -102,6 +103,9 @@ class Instruments:
                 ("reason",),
             ),
             rate_limited=counter("rate_limited_requests_total", "429 answers, by till", ("till",)),
+            owners_rate_limited=counter(
+                "rate_limited_owner_requests_total", "429 answers to owners, by owner", ("owner",)
+            ),
             replication_lag=Gauge(
                 "replication_lag_seconds",
                 "How far the analytics' replica is behind the primary (measured each second)",

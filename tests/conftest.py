@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.servers"]
 
 os.environ.setdefault("TILL_REQUESTS_PER_SECOND", "0")
+os.environ.setdefault("OWNER_REQUESTS_PER_SECOND", "0")
 # The in-process clients' host (httpx's ASGI transport) besides the real servers' 127.0.0.1.
 os.environ.setdefault("TRUSTED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 # A fresh key for the loyalty cards' hashes each run (a secret never kept in the repository).

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from analytics.settings import AnalyticsSettings
 from cash_register.loyalty import LoyaltyCardSettings
 from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
@@ -169,6 +170,7 @@ def test_every_setting_is_documented_in_env_example_and_the_operations_guide() -
         LoyaltyCardSettings,
         ShopSettings,
         TelemetrySettings,
+        AnalyticsSettings,
     ):
         for name in settings.model_fields:
             variable = name.upper()

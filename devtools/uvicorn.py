@@ -17,6 +17,8 @@ def uvicorn_command(app: str, port: int | str, workers: int = 1) -> list[str]:
         sys.executable, "-m", "uvicorn", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-config", "telemetry/uvicorn-logging.json",
+        "--http", "httpkit.connections:HeadersInTime", "--timeout-keep-alive", "5",
+        "--limit-concurrency", "1000",
     ]  # fmt: skip
 
 

@@ -19,6 +19,9 @@ class HttpSettings(BaseSettings):
     # The screens' session cookies are sent over HTTPS only: turn on wherever the services are
     # reached through TLS (a proxy in front); off for http://localhost.
     session_cookie_secure: bool = False
+    # Seconds a connection has to deliver a request's headers, from its opening or from the
+    # request's first byte; slower connections are closed (they hold a server's sockets).
+    http_header_timeout_seconds: float = Field(default=10, gt=0, le=300)
     # The host names the services answer to (the Host header, without its port), comma
     # separated; `*.example.com` takes its subdomains, `*` any host. Any other host is a 400:
     # a forged Host could otherwise end up in the links and redirects of an answer.

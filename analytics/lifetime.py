@@ -17,6 +17,7 @@ from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.replica import PrimaryReads, Reads, ReplicaReads, as_of_header
+from db.screen_sessions import ScreenSessions
 from db.settings import DatabaseSettings, database_tuning
 from db.snapshot import NotifiedSnapshot
 from httpkit.app import Part
@@ -36,6 +37,7 @@ class Analytics:
     reads: Reads
     catalog: CatalogWatcher
     keys: AccessKeys
+    sessions: ScreenSessions
     visitors: Visitors
     read_slots: ReadSlots
     chores: tuple[PeriodicChore, ...]
@@ -60,6 +62,7 @@ class Analytics:
             reads=reads,
             catalog=CatalogWatcher(database, primary),
             keys=keys,
+            sessions=ScreenSessions(primary),
             visitors=Visitors(reads),
             read_slots=ReadSlots(
                 analytics_settings().analytics_concurrent_reads,

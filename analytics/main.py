@@ -52,6 +52,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.analytics.keys,
+        sessions_of=lambda scope: scope["app"].state.analytics.sessions,
         readiness=readiness,
         screen=Screen(kind="owner", name="dashboard", cookie="owner_session", files=SCREEN_FILES),
         requests_per_second={"owner": analytics_settings().owner_requests_per_second},

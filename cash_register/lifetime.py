@@ -18,6 +18,7 @@ from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.partitions import month_keeper
+from db.screen_sessions import ScreenSessions
 from db.settings import DatabaseSettings
 from httpkit.app import Part
 from httpkit.observing import Ready, pool_in_use, ready_when
@@ -31,6 +32,7 @@ class CashRegister:
     pool: asyncpg.Pool
     catalog: CatalogWatcher
     keys: AccessKeys
+    sessions: ScreenSessions
     batcher: PurchaseBatcher
     cards: LoyaltyCards
     price_lists: PriceLists
@@ -50,6 +52,7 @@ class CashRegister:
             pool=pool,
             catalog=CatalogWatcher(database, pool),
             keys=keys,
+            sessions=ScreenSessions(pool),
             batcher=PurchaseBatcher(pool, own.batch_limits()),
             cards=cards,
             price_lists=PriceLists(),

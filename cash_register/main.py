@@ -45,6 +45,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         router=router,
         keys_of=lambda scope: scope["app"].state.cash_register.keys,
+        sessions_of=lambda scope: scope["app"].state.cash_register.sessions,
         readiness=readiness,
         screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
         lanes=[CheckoutLane()],

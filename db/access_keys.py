@@ -69,7 +69,11 @@ class AccessKeys(NotifiedSnapshot[dict[bytes, Credential]]):
 
     def find(self, key: str) -> Credential | None:
         """Whom `key` belongs to, or None for an unknown or revoked key."""
-        credential = self.current.get(key_hash(key))
+        return self.find_hash(key_hash(key))
+
+    def find_hash(self, hashed: bytes) -> Credential | None:
+        """Whom the key of this hash belongs to (a screen session's), or None: revoked."""
+        credential = self.current.get(hashed)
         if credential is not None:
             self._used.add(credential)
         return credential

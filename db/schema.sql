@@ -158,6 +158,13 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.end_screen_session(wanted bytea) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    UPDATE screen_sessions SET ended_at = now() WHERE session_hash = wanted AND ended_at IS NULL;
+$$;
+
 CREATE FUNCTION public.fold_customer_visits(visit_stores text[], visit_customers uuid[], visit_purchases integer[], visit_firsts timestamp with time zone[], visit_lasts timestamp with time zone[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -236,6 +243,14 @@ BEGIN
 EXCEPTION WHEN invalid_parameter_value THEN
     RETURN false;
 END
+$$;
+
+CREATE FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) RETURNS SETOF record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT s.key_hash, s.csrf_hash FROM screen_sessions s
+    WHERE s.session_hash = wanted AND s.ended_at IS NULL AND s.expires_at > now();
 $$;
 
 CREATE FUNCTION public.move_month_out_of_default(suffix text, low timestamp with time zone, high timestamp with time zone) RETURNS void
@@ -398,6 +413,15 @@ BEGIN
     RAISE EXCEPTION 'sales are append-only: TRUNCATE on % is refused', TG_TABLE_NAME
         USING ERRCODE = 'restrict_violation';
 END
+$$;
+
+CREATE FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    DELETE FROM screen_sessions WHERE expires_at < now() - interval '1 day';
+    INSERT INTO screen_sessions (session_hash, key_hash, csrf_hash, kind, expires_at)
+    VALUES (session_hash, key_hash, csrf_hash, kind, now() + lasting);
 $$;
 
 CREATE TABLE public.customer_numbers (
@@ -601,6 +625,17 @@ CREATE TABLE public.schema_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.screen_sessions (
+    session_hash bytea NOT NULL,
+    key_hash bytea NOT NULL,
+    csrf_hash bytea NOT NULL,
+    kind text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone,
+    CONSTRAINT screen_sessions_kind_check CHECK ((kind = ANY (ARRAY['till'::text, 'owner'::text])))
+);
+
 CREATE TABLE public.store_customer_purchase_counts (
     supermarket_id text NOT NULL,
     purchase_count integer NOT NULL,
@@ -716,6 +751,9 @@ ALTER TABLE ONLY public.rollup_generation
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.screen_sessions
+    ADD CONSTRAINT screen_sessions_pkey PRIMARY KEY (session_hash);
+
 ALTER TABLE ONLY public.store_customer_purchase_counts
     ADD CONSTRAINT store_customer_purchase_counts_pkey PRIMARY KEY (supermarket_id, purchase_count, shard);
 
@@ -736,6 +774,8 @@ CREATE INDEX customers_by_purchase_count ON public.customers USING btree (purcha
 CREATE INDEX daily_customers_by_writer ON public.daily_customers USING btree (written_by);
 
 CREATE INDEX idempotency_keys_by_age ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX screen_sessions_expiry ON public.screen_sessions USING btree (expires_at);
 
 CREATE INDEX store_customers_by_purchase_count ON public.store_customers USING btree (supermarket_id, purchase_count DESC, customer_id);
 
@@ -806,11 +846,19 @@ REVOKE ALL ON FUNCTION public.count_units_sold() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) TO supermarket_cash_register;
 
+REVOKE ALL ON FUNCTION public.end_screen_session(wanted bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_analytics;
+
 REVOKE ALL ON FUNCTION public.fold_customer_visits(visit_stores text[], visit_customers uuid[], visit_purchases integer[], visit_firsts timestamp with time zone[], visit_lasts timestamp with time zone[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.input_is_valid(value text, type_name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.is_time_zone(zone text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) TO supermarket_analytics;
 
 REVOKE ALL ON FUNCTION public.move_month_out_of_default(suffix text, low timestamp with time zone, high timestamp with time zone) FROM PUBLIC;
 
@@ -835,6 +883,10 @@ REVOKE ALL ON FUNCTION public.refuse_renaming() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.refuse_rewriting_sales() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.refuse_truncating_sales() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.customer_numbers TO supermarket_analytics;
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from db.access_keys import AccessKeys, Kind
+from db.screen_sessions import ScreenSessions
 from httpkit.authentication import Authentication
 from httpkit.bodies import BodyLimit, JsonOnly
 from httpkit.docs import install_docs, operation_id
@@ -67,6 +68,7 @@ def service_app(
     lifespan: Callable[[FastAPI], Any],
     router: APIRouter,
     keys_of: Callable[[Scope], AccessKeys],
+    sessions_of: Callable[[Scope], ScreenSessions],
     screen: Screen,
     readiness: Readiness,
     lanes: Sequence[Route] = (),
@@ -93,6 +95,7 @@ def service_app(
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of
+    app.state.sessions_of = sessions_of
     app.router.routes[:0] = lanes  # first: the router tries them before any other route
     app.include_router(router)
     app.include_router(operations_router(readiness))
@@ -101,7 +104,9 @@ def service_app(
     app.add_middleware(JsonOnly)
     if requests_per_second:
         app.add_middleware(RateLimit, per_second=requests_per_second)
-    app.add_middleware(Authentication, keys_of=keys_of, session_cookie=screen.cookie)
+    app.add_middleware(
+        Authentication, keys_of=keys_of, sessions_of=sessions_of, session_cookie=screen.cookie
+    )
     app.add_middleware(BodyLimit)
     app.add_middleware(TrustedHosts)
     app.add_middleware(Observing)

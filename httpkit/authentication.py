@@ -9,7 +9,6 @@ credential may do (a till its own store's sales, an owner the figures) is each s
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Collection
 
 from fastapi import Request, Security
@@ -17,7 +16,15 @@ from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.access_keys import AccessKeys, Credential, Kind
-from httpkit.problems import Problem, problem_type, refuse
+from db.errors import DatabaseUnavailable
+from db.screen_sessions import ScreenSessions
+from httpkit.problems import (
+    DATABASE_UNAVAILABLE,
+    Problem,
+    problem_response,
+    problem_type,
+    refuse,
+)
 from telemetry import context
 from telemetry.metrics import instruments
 
@@ -87,21 +94,27 @@ CSRF_TOKEN_MISSING = problem_type(
 )  # fmt: skip
 
 
+SESSION_ENDED = "the screen's session has ended, expired, or its key was revoked; sign in again"
+
+
 class Authentication:
-    """The caller's key from `Authorization: Bearer` (tills, scripts), or else from the
-    screen's session cookie. A cookie travels with every request the browser makes, so a
-    request that changes something must also carry the screen's CSRF token (double submit:
-    the `X-CSRF-Token` header equal to the readable `<cookie>_csrf` cookie)."""
+    """The caller's key from `Authorization: Bearer` (tills, scripts), or else the screen's
+    session: a session id in the screen's cookie, looked up in the database (every worker
+    and cash register knows it), live only while it has neither ended nor expired and its key
+    is still live. A cookie travels with every request the browser makes, so a request that
+    changes something must also carry the session's own CSRF token in `X-CSRF-Token`."""
 
     def __init__(
         self,
         app: ASGIApp,
         keys_of: Callable[[Scope], AccessKeys],
+        sessions_of: Callable[[Scope], ScreenSessions] | None = None,
         session_cookie: str | None = None,
         public: Collection[str] = PUBLIC_PATHS,
     ) -> None:
         self.app = app
         self.keys_of = keys_of
+        self.sessions_of = sessions_of
         self.session_cookie = session_cookie
         self.public = public
         self.failures = instruments().authentication_failures
@@ -112,14 +125,25 @@ class Authentication:
             return
         headers = dict(scope["headers"])
         header = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, key = header.partition(" ")
+        session_id = None
         if not header and self.session_cookie is not None:
-            refusal = _session_refusal(scope["method"], headers, self.session_cookie)
-            if refusal is not None:
-                self.failures.labels("csrf_token_missing").inc()
-                await refuse(scope, receive, send, CSRF_TOKEN_MISSING, refusal)
-                return
-            scheme, key = "bearer", _cookies(headers).get(self.session_cookie, "")
+            session_id = session_cookie_value(headers, self.session_cookie)
+        if session_id:
+            credential = await self._of_session(scope, receive, send, headers, session_id)
+        else:
+            credential = await self._of_bearer(scope, receive, send, header)
+        if credential is None:
+            return  # refused, and answered
+        scope["credential"] = credential
+        serving = context.current.get()
+        if serving is not None:
+            serving.caller = credential.name
+        await self.app(scope, receive, send)
+
+    async def _of_bearer(
+        self, scope: Scope, receive: Receive, send: Send, header: str
+    ) -> Credential | None:
+        scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             self.failures.labels("no_key").inc()
             await refuse(
@@ -127,7 +151,7 @@ class Authentication:
                 "send the till's or owner's key as Authorization: Bearer <key>",
                 **{"WWW-Authenticate": REALM},
             )  # fmt: skip
-            return
+            return None
         credential = self.keys_of(scope).find(key.strip())
         if credential is None:
             self.failures.labels("unknown_or_revoked_key").inc()
@@ -136,12 +160,38 @@ class Authentication:
                 "the key is unknown or revoked",
                 **{"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
             )  # fmt: skip
-            return
-        scope["credential"] = credential
-        serving = context.current.get()
-        if serving is not None:
-            serving.caller = credential.name
-        await self.app(scope, receive, send)
+        return credential
+
+    async def _of_session(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        session_id: str,
+    ) -> Credential | None:
+        assert self.sessions_of is not None
+        try:
+            session = await self.sessions_of(scope).live(session_id)
+        except DatabaseUnavailable as error:
+            response = problem_response(DATABASE_UNAVAILABLE, error.explanation, cause=error.cause)
+            await response(scope, receive, send)
+            return None
+        credential = None if session is None else self.keys_of(scope).find_hash(session.key_hash)
+        if session is None or credential is None:
+            self.failures.labels("session_ended").inc()
+            await refuse(scope, receive, send, AUTHENTICATION_REQUIRED, SESSION_ENDED)
+            return None
+        if scope["method"] not in SAFE_METHODS:
+            token = headers.get(b"x-csrf-token", b"").decode("latin-1")
+            if not session.csrf_matches(token):
+                self.failures.labels("csrf_token_missing").inc()
+                await refuse(
+                    scope, receive, send, CSRF_TOKEN_MISSING,
+                    "a screen's request must carry its session's X-CSRF-Token; sign in again",
+                )  # fmt: skip
+                return None
+        return credential
 
 
 def _is_public(path: str, public: Collection[str]) -> bool:
@@ -157,12 +207,12 @@ def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
     return found
 
 
-def _session_refusal(method: str, headers: dict[bytes, bytes], cookie: str) -> str | None:
-    """Why a cookie-authenticated request may not go on (a missing CSRF token), if it may not."""
-    if method in SAFE_METHODS:
-        return None
-    expected = _cookies(headers).get(f"{cookie}_csrf", "")
-    given = headers.get(b"x-csrf-token", b"").decode("latin-1")
-    if cookie not in _cookies(headers) or (expected and hmac.compare_digest(expected, given)):
-        return None
-    return "a screen's request must carry its X-CSRF-Token; sign in again"
+def session_cookie_names(cookie: str) -> tuple[str, str]:
+    """The session's cookie names: `__Host-` first (over HTTPS), then the plain one (HTTP)."""
+    return f"__Host-{cookie}", cookie
+
+
+def session_cookie_value(headers: dict[bytes, bytes], cookie: str) -> str | None:
+    """The session id a request carries in the screen's cookie, if any."""
+    cookies = _cookies(headers)
+    return next((cookies[n] for n in session_cookie_names(cookie) if cookies.get(n)), None)

@@ -3,16 +3,18 @@ their files, and signing in with a key that then lives in an HttpOnly cookie.
 
 A page is plain HTML with its own script and style (no CDN, nothing inline), served under a
 Content-Security-Policy that allows nothing but this origin. The page asks for the key; the
-sign-in checks it is of the screen's kind (a till's at the till, an owner's at the dashboard)
-and answers with two cookies, both SameSite=Strict: the key itself, HttpOnly so no script can
-read it, and a CSRF token the page's script sends back in `X-CSRF-Token` (`Authentication`
-checks it on every request that changes something).
+sign-in checks it is of the screen's kind (a till's at the till, an owner's at the dashboard),
+starts a session kept by the server (db/screen_sessions.py: it ends at sign-out, after
+SESSION_HOURS, or with its key) and answers with two cookies, both SameSite=Strict: the
+session id (never the key), HttpOnly so no script can read it, and the session's CSRF token,
+which the page's script sends back in `X-CSRF-Token` (`Authentication` checks it on every
+request that changes something). Over HTTPS both are `Secure` and named `__Host-…`.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,14 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from db.access_keys import AccessKeys, Credential, Kind
-from httpkit.authentication import BEARER, Forbidden, credential_of
+from db.screen_sessions import ScreenSessions
+from httpkit.authentication import (
+    BEARER,
+    Forbidden,
+    credential_of,
+    session_cookie_names,
+    session_cookie_value,
+)
 from httpkit.problems import PROBLEM, Problem
 from httpkit.settings import http_settings
 from shop.settings import shop_settings
@@ -95,6 +104,13 @@ def page(file: Path) -> Response:
     return FileResponse(file, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
+def over_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS (behind a proxy: the scheme it forwarded, which
+    uvicorn takes only from FORWARDED_ALLOW_IPS), or SESSION_COOKIE_SECURE says it always does.
+    Then the session's cookies are `Secure` and named `__Host-…`."""
+    return request.url.scheme == "https" or http_settings().session_cookie_secure
+
+
 def caller(credential: Credential) -> dict[str, Any]:
     return Caller(
         kind=credential.kind,
@@ -118,30 +134,40 @@ def session_router(screen: Screen) -> APIRouter:
     async def sign_in(request: Request, body: SignIn) -> Response:
         """Check the key and keep it in an HttpOnly, SameSite=Strict cookie for the screen."""
         keys: AccessKeys = request.app.state.keys_of(request.scope)
-        credential = keys.find(body.key.strip())
+        key = body.key.strip()
+        credential = keys.find(key)
         if credential is None:
             raise UnknownKey()
         if credential.kind != kind:
             raise WrongScreen(credential.kind, screen.name)
+        sessions: ScreenSessions = request.app.state.sessions_of(request.scope)
+        started = await sessions.start(key, kind, timedelta(hours=SESSION_HOURS))
         response = Response(orjson.dumps(caller(credential)), media_type="application/json")
-        secure = http_settings().session_cookie_secure
-        age = SESSION_HOURS * 3600
-        for name, value, http_only in (
-            (cookie, body.key.strip(), True),
-            (f"{cookie}_csrf", secrets.token_urlsafe(24), False),
+        secure = over_https(request)
+        name = session_cookie_names(cookie)[0 if secure else 1]
+        for cookie_name, value, http_only in (
+            (name, started.session_id, True),
+            (f"{name}_csrf", started.csrf_token, False),
         ):
             response.set_cookie(
-                name, value, max_age=age, path="/", secure=secure, httponly=http_only,
-                samesite="strict",
+                cookie_name, value, max_age=SESSION_HOURS * 3600, path="/", secure=secure,
+                httponly=http_only, samesite="strict",
             )  # fmt: skip
         return response
 
     @router.post("/sign-out", operation_id="sign_out", status_code=204, responses={415: PROBLEM})
-    async def sign_out() -> Response:
-        """Forget the screen's session in this browser."""
+    async def sign_out(request: Request) -> Response:
+        """End the screen's session (its cookie no longer signs anything in) and forget it
+        in this browser."""
+        session_id = session_cookie_value(dict(request.scope["headers"]), cookie)
+        if session_id:
+            await request.app.state.sessions_of(request.scope).end(session_id)
         response = Response(status_code=204)
-        for name in (cookie, f"{cookie}_csrf"):
-            response.delete_cookie(name, path="/", samesite="strict")
+        for name in session_cookie_names(cookie):
+            for cookie_name in (name, f"{name}_csrf"):
+                response.delete_cookie(
+                    cookie_name, path="/", samesite="strict", secure=name.startswith("__Host-")
+                )
         return response
 
     @router.get(

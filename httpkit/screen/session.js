@@ -14,12 +14,15 @@ const Screen = (() => {
     return "";
   }
 
-  // One call to the service. The key travels in the HttpOnly cookie; a request that changes
-  // something carries the CSRF token. Network failures come back as status 0.
+  // One call to the service. The session id travels in the HttpOnly cookie; a request that
+  // changes something carries the session's CSRF token (its cookie is named __Host-… over
+  // HTTPS). Network failures come back as status 0.
   async function api(path, { method = "GET", body, headers = {} } = {}) {
     const sent = { ...headers };
     if (body !== undefined) sent["Content-Type"] = "application/json";
-    if (method !== "GET") sent["X-CSRF-Token"] = cookie(`${cookieName}_csrf`);
+    if (method !== "GET") {
+      sent["X-CSRF-Token"] = cookie(`__Host-${cookieName}_csrf`) || cookie(`${cookieName}_csrf`);
+    }
     let response;
     try {
       response = await fetch(path, {

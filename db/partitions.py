@@ -15,9 +15,9 @@ from db.locks import AdvisoryLock
 
 # The last parameter is the advisory lock that serialises partition creation.
 CREATE_MONTHS = "SELECT create_purchase_months($1::date, $2::date, $3)"
+# The cash register's own: last month through three months ahead, and no other range.
 CREATE_MONTHS_AROUND_NOW = """
-SELECT create_purchase_months((now() - interval '1 month')::date,
-                              (now() + interval '3 months')::date, $1)
+SELECT create_coming_months($1)
 """
 
 

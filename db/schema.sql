@@ -130,6 +130,14 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.create_coming_months(lock_key bigint) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT create_purchase_months((now() - interval '1 month')::date,
+                                  (now() + interval '3 months')::date, lock_key);
+$$;
+
 CREATE FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -843,8 +851,10 @@ REVOKE ALL ON FUNCTION public.count_purchases() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_units_sold() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.create_coming_months(lock_key bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.create_coming_months(lock_key bigint) TO supermarket_cash_register;
+
 REVOKE ALL ON FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.end_screen_session(wanted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_cash_register;

@@ -76,6 +76,8 @@ async def test_the_services_are_neither_superusers_nor_owners(
         "SELECT fold_customer_visits(NULL, NULL, NULL, NULL, NULL)",
         "UPDATE loyalty_cards SET customer_id = gen_random_uuid()",
         "DELETE FROM loyalty_cards",
+        "SELECT create_purchase_months('2999-01-01', '2999-12-01', 1)",
+        "CREATE TEMP TABLE mine (x int)",
     ],
 )
 async def test_the_cash_register_may_not(
@@ -101,6 +103,8 @@ async def test_the_cash_register_records_a_sale_and_its_aggregates(
         "SELECT * FROM offline_sales",
         "SELECT * FROM loyalty_cards",
         "SELECT create_purchase_months('2040-01-01', '2040-02-01', 1)",
+        "SELECT create_coming_months(1)",
+        "CREATE TEMP TABLE mine (x int)",
     ],
 )
 async def test_the_analytics_only_read(analytics_role: asyncpg.Connection, statement: str) -> None:
@@ -136,3 +140,24 @@ async def test_no_function_is_executable_by_public(
         "WHERE n.nspname = 'public' AND has_function_privilege('public', p.oid, 'EXECUTE')"
     )
     assert [row["proname"] for row in public] == []
+
+
+async def test_the_cash_register_makes_the_coming_months_and_no_others(
+    cash_register_role: asyncpg.Connection, catalog: asyncpg.Connection
+) -> None:
+    await cash_register_role.fetchval("SELECT create_coming_months(1)")
+    months = await catalog.fetch(
+        "SELECT relname FROM pg_class WHERE relname ~ '^purchases_y[0-9]{4}m[0-9]{2}$'"
+    )
+    assert months
+    assert not [m for m in months if m["relname"] >= "purchases_y2999"]
+
+
+async def test_only_the_services_and_the_owner_may_connect(catalog: asyncpg.Connection) -> None:
+    database = await catalog.fetchval("SELECT current_database()")
+    grants = await catalog.fetchval(
+        "SELECT datacl::text[] FROM pg_database WHERE datname = $1", database
+    )
+    assert not [g for g in grants if g.startswith("=")], grants  # nothing for PUBLIC
+    assert any(g.startswith("supermarket_cash_register=c/") for g in grants), grants
+    assert any(g.startswith("supermarket_analytics=c/") for g in grants), grants

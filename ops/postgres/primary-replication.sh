@@ -5,9 +5,10 @@
 # physical slot the replica streams through (so the primary keeps every WAL segment the
 # replica still needs), and a pg_hba line letting that role, and only it, replicate.
 set -eu
-password_file=/run/secrets/replication_password
-psql --no-psqlrc -v ON_ERROR_STOP=1 -v password="$(cat "$password_file")" \
-    --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<'SQL'
+# psql reads the password from its file itself (\set with a backtick command), so it is never
+# on a command line that `ps` shows.
+psql --no-psqlrc -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<'SQL'
+\set password `cat /run/secrets/replication_password`
 CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD :'password';
 SELECT pg_create_physical_replication_slot('replica');
 SQL

@@ -75,14 +75,16 @@ def test_the_merged_topology_follows_the_compose_specification(tmp_path: Path) -
 
 def test_tills_reach_the_cash_registers_through_nginx_only() -> None:
     services = cluster()["services"]
-    assert services["nginx"]["ports"] == ["8000:8000"]
+    assert services["nginx"]["ports"] == ["${PUBLISH_ADDRESS:-127.0.0.1}:8000:8000"]
     assert services["cash_register"]["ports"] == []
     assert services["cash_register"]["deploy"] == {
         "mode": "replicated",  # podman-compose needs it said; docker compose assumes it
         "replicas": "${CASH_REGISTERS:-3}",
     }
     assert services["nginx"]["depends_on"]["cash_register"]["condition"] == "service_healthy"
-    assert services["analytics"]["ports"] == ["8001:8001"], "owners keep their port"
+    assert services["analytics"]["ports"] == ["${PUBLISH_ADDRESS:-127.0.0.1}:8001:8001"], (
+        "owners keep their port"
+    )
     nginx = services["nginx"]
     assert nginx["read_only"] is True
     assert nginx["cap_drop"] == ["ALL"]
@@ -137,3 +139,23 @@ def test_the_replication_password_never_sits_in_a_file_of_the_repository() -> No
         re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
     )
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_the_replica_runs_without_capabilities() -> None:
+    replica = cluster()["services"]["db_replica"]
+    assert replica["user"] == "postgres"
+    assert replica["cap_drop"] == ["ALL"]
+    assert "cap_add" not in replica
+    assert "no-new-privileges:true" in replica["security_opt"]
+    assert replica["mem_limit"]
+    assert replica["pids_limit"] > 0
+
+
+def test_no_password_is_on_a_command_line() -> None:
+    """`ps` shows every process's arguments: the replication password is read from its file
+    by psql itself, and handed to pg_basebackup in its environment."""
+    primary = (ROOT / "ops" / "postgres" / "primary-replication.sh").read_text()
+    assert "-v password=" not in primary
+    assert "\\set password `cat /run/secrets/replication_password`" in primary
+    replica = (ROOT / "ops" / "postgres" / "replica-entrypoint.sh").read_text()
+    assert "export PGPASSWORD" in replica

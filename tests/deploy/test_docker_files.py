@@ -100,7 +100,8 @@ def test_start_order_and_health() -> None:
     for name, port in (("cash_register", 8000), ("analytics", 8001)):
         service = services[name]
         assert service["depends_on"]["loader"]["condition"] == "service_completed_successfully"
-        assert f"{port}:{port}" in service["ports"]
+        # Published on this machine only unless PUBLISH_ADDRESS says otherwise (plain HTTP).
+        assert f"${{PUBLISH_ADDRESS:-127.0.0.1}}:{port}:{port}" in service["ports"]
         # Readiness, not liveness: the services take traffic once they can serve it.
         assert f"{port}/readyz" in " ".join(service["healthcheck"]["test"])
     assert "ports" not in db, "PostgreSQL is not published on the host by default"
@@ -117,6 +118,17 @@ def test_our_containers_run_read_only_without_capabilities_and_bounded(service: 
     assert "no-new-privileges:true" in settings["security_opt"]
     assert settings["mem_limit"]
     assert settings["pids_limit"] > 0
+
+
+def test_the_database_runs_read_only_with_only_the_capabilities_its_entrypoint_needs() -> None:
+    db = compose()["services"]["db"]
+    assert db["read_only"] is True
+    assert set(db["tmpfs"]) == {"/tmp", "/var/run/postgresql"}
+    assert db["cap_drop"] == ["ALL"]
+    assert set(db["cap_add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+    assert "no-new-privileges:true" in db["security_opt"]
+    assert db["mem_limit"]
+    assert db["pids_limit"] > 0
 
 
 def test_the_compose_loader_only_seeds_an_empty_database() -> None:

@@ -30,6 +30,8 @@ def closed_within(connection: socket.socket, seconds: float, drip: bytes = b"") 
                 return time.monotonic() - started
         except TimeoutError:
             pass
+        except OSError:  # reset: closed by the server too
+            return time.monotonic() - started
         if time.monotonic() - started > seconds:
             break
     while time.monotonic() - started < seconds:

@@ -11,6 +11,7 @@ from analytics.api import SCREEN_FILES, router
 from analytics.lifetime import Analytics, readiness
 from analytics.settings import analytics_settings
 from db.pool import create_pool
+from db.roles import check_reader_limits
 from db.settings import primary_database_settings, service_database_settings
 from httpkit.app import running, service_app
 from httpkit.observing import watch_the_database, watch_the_replica
@@ -29,12 +30,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     on_primary = primary_database_settings("analytics")
     async with AsyncExitStack() as stack:
         if on_primary is None:
-            primary, replica = await create_pool(own), None
+            primary, replica = await create_pool(own, check=check_reader_limits), None
             stack.push_async_callback(primary.close)
         else:
-            primary = await create_pool(on_primary)
+            primary = await create_pool(on_primary, check=check_reader_limits)
             stack.push_async_callback(primary.close)
-            replica = await create_pool(own, opened_at_start=0)
+            replica = await create_pool(own, opened_at_start=0, check=check_reader_limits)
             stack.push_async_callback(replica.close)
         held = Analytics.build(on_primary or own, primary, replica)
         watch_the_database(instruments(), held.catalog, held.keys)

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 import asyncpg
 
@@ -67,11 +67,20 @@ def _password(settings: DatabaseSettings) -> str | None:
     return settings.database_password.get_secret_value() if settings.database_password else None
 
 
+class ConnectionCheck(Protocol):
+    """Run on every new pooled connection; raises to refuse it."""
+
+    async def __call__(self, connection: asyncpg.Connection, /) -> None: ...
+
+
 async def create_pool(
-    settings: DatabaseSettings, opened_at_start: int | None = None
+    settings: DatabaseSettings,
+    opened_at_start: int | None = None,
+    check: ConnectionCheck | None = None,
 ) -> asyncpg.Pool:
     """Open the process's pool, with `opened_at_start` connections (default: the pool's
-    minimum size; 0 opens none, so the database need not be up yet)."""
+    minimum size; 0 opens none, so the database need not be up yet); `check` runs on every
+    new connection and may refuse it."""
     return await _wait_for_database(
         settings,
         lambda: asyncpg.create_pool(
@@ -83,6 +92,7 @@ async def create_pool(
             reset=_keep_session,
             server_settings=_server_settings(settings),
             password=_password(settings),
+            init=check,
         ),
     )
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from db.roles import ReaderLimitsLifted, check_reader_limits
 from tests.conftest import PostgresUnderTest
 
 SALE = """
@@ -161,3 +162,11 @@ async def test_only_the_services_and_the_owner_may_connect(catalog: asyncpg.Conn
     assert not [g for g in grants if g.startswith("=")], grants  # nothing for PUBLIC
     assert any(g.startswith("supermarket_cash_register=c/") for g in grants), grants
     assert any(g.startswith("supermarket_analytics=c/") for g in grants), grants
+
+
+async def test_the_analytics_refuse_a_connection_without_their_role_limits(
+    analytics_role: asyncpg.Connection, catalog: asyncpg.Connection
+) -> None:
+    await check_reader_limits(analytics_role)  # the role's own settings: accepted
+    with pytest.raises(ReaderLimitsLifted, match="default_transaction_read_only=off"):
+        await check_reader_limits(catalog)  # the owner's connection has neither limit

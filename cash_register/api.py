@@ -243,6 +243,19 @@ async def post_purchase(
     return await record_sale(held, credential_of(request.scope), purchase, idempotency_key)
 
 
+async def receive_upload(request: Request) -> Response:
+    """POST /purchases as its lane serves it: the till's one upload in progress is claimed
+    before its body is read, then the body is parsed, paid for and checked a few sales at a
+    time (offline_sync)."""
+    held = cash_register_of(request)
+    till = credential_of(request.scope)
+    if till.kind != "till":
+        raise OwnerCannotSell()
+    async with held.uploads.admit(till.name):
+        result = await offline_sync.receive(held, till, await request.body())
+    return _json(result.model_dump())
+
+
 @router.post(
     "/purchases",
     operation_id="upload_offline_purchases",
@@ -252,5 +265,11 @@ async def post_purchase(
 async def post_purchases(till: Till, upload: PurchaseUpload, held: Held) -> UploadResult:
     """Offline sync: up to 1,000 sales, each with its own `client_purchase_id` and
     `purchased_at`. Each is created, found a duplicate of an earlier upload, or rejected with
-    its reason; a bad one does not reject the others. All of the till's own store."""
-    return await offline_sync.upload(held, till, upload.purchases)
+    its reason; a bad one does not reject the others. All of the till's own store.
+
+    A till has one upload in progress at a time (another meanwhile: 429 with `Retry-After`),
+    and its uploads are paid for by the items they carry (TILL_UPLOAD_ITEMS_PER_SECOND; past
+    it: 429 with the seconds to wait). Served by its lane (`receive_upload`), which parses
+    the body only once the upload is admitted."""
+    async with held.uploads.admit(till.name):
+        return await offline_sync.upload(held, till, upload.purchases)

@@ -7,6 +7,14 @@ holds at most `max_size`, and at most `max_in_flight` batches commit at once. Wh
 flight, newcomers queue, so batches grow with the load by themselves. If the database refuses
 a batch, it is split in halves, tried one after the other in the same slot, down to single
 purchases, so only the faulty one fails and the cap on transactions in flight still holds.
+
+Offline uploads wait in a queue of their own, so a till's backlog cannot starve the live
+sales: a free slot goes to the live sales first, offline batches may hold all slots but one
+(`max_in_flight - 1`, at least one), and an offline batch carries at most
+`max_offline_lines` lines, so it holds its slot, and the aggregates' rows it updates, briefly.
+After each offline batch the offline queue rests `offline_rest` times as long as the batch
+took: what a live sale waits for under a backlog is the WAL the backlog writes (every commit
+waits for the flush of all WAL before it), so the backlog's share of it is bounded.
 """
 
 from __future__ import annotations
@@ -32,6 +40,13 @@ class BatchLimits:
     max_size: int = 200
     max_wait_seconds: float = 0.0
     max_in_flight: int = 2
+    max_offline_lines: int = 100
+    offline_rest: float = 3.0  # after an offline batch, rest this many times its time
+
+    @property
+    def offline_in_flight(self) -> int:
+        """Slots offline batches may hold at once: all but one, so a live sale always has one."""
+        return max(1, self.max_in_flight - 1)
 
 
 @dataclass
@@ -42,6 +57,7 @@ class BatchStats:
     purchases: int = 0
     largest_batch: int = 0
     refused_batches: int = 0
+    offline_batches: int = 0
 
 
 @dataclass
@@ -57,6 +73,9 @@ class PurchaseBatcher:
         self._pool = pool
         self._limits = limits
         self._waiting: list[_Waiting] = []
+        self._offline: list[_Waiting] = []
+        self._offline_in_flight = 0
+        self._offline_resume = 0.0
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
         self._slots = asyncio.Semaphore(limits.max_in_flight)
@@ -77,10 +96,17 @@ class PurchaseBatcher:
 
     async def record(self, basket: Basket) -> RecordedPurchase:
         """Store `basket` in the next batch; returns once that batch has committed."""
+        return await self._queue(basket, self._waiting)
+
+    async def record_offline(self, basket: Basket) -> RecordedPurchase:
+        """Store a sale of an offline upload, in a batch that yields to the live sales."""
+        return await self._queue(basket, self._offline)
+
+    async def _queue(self, basket: Basket, queue: list[_Waiting]) -> RecordedPurchase:
         if self._closing or self._runner is None:
             raise ShuttingDown("cash register")
         answer: asyncio.Future[RecordedPurchase] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(basket, answer))
+        queue.append(_Waiting(basket, answer))
         self._arrived.set()
         if len(self._waiting) >= self._limits.max_size:
             self._full.set()
@@ -98,31 +124,80 @@ class PurchaseBatcher:
 
     async def _run(self) -> None:
         while True:
-            await self._arrived.wait()
-            if not self._waiting:
-                if self._closing:
+            self._arrived.clear()
+            if not self._waiting and not self._offline_may_go():
+                if self._closing and not self._offline:
                     return
-                self._arrived.clear()
+                resting = self._offline_resting()
+                if resting:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._arrived.wait(), resting)
+                else:
+                    await self._arrived.wait()
                 continue
-            if not self._closing and len(self._waiting) < self._limits.max_size:
+            if self._waiting and not self._closing and len(self._waiting) < self._limits.max_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._limits.max_wait_seconds)
             asked = time.perf_counter()
             await self._slots.acquire()
             self._metrics.batch_slot_wait.observe(time.perf_counter() - asked)
-            batch = self._waiting[: self._limits.max_size]
-            del self._waiting[: self._limits.max_size]
-            if len(self._waiting) < self._limits.max_size and not self._closing:
-                self._full.clear()
-            task = asyncio.create_task(self._commit(batch))
+            if self._waiting:  # a free slot goes to the live sales first
+                batch = self._waiting[: self._limits.max_size]
+                del self._waiting[: self._limits.max_size]
+                if len(self._waiting) < self._limits.max_size and not self._closing:
+                    self._full.clear()
+                offline = False
+            elif self._offline_may_go():
+                batch = self._offline_batch()
+                self._offline_in_flight += 1
+                offline = True
+            else:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._commit(batch, offline))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
+    def _offline_may_go(self) -> bool:
+        return (
+            bool(self._offline)
+            and self._offline_in_flight < self._limits.offline_in_flight
+            and not self._offline_resting()
+        )
+
+    def _offline_resting(self) -> float:
+        """Seconds until offline batches may go on (0: now): after each, the offline queue
+        rests as long as that batch took, so a backlog has at most half the database's time
+        and the live sales the rest."""
+        if not self._offline:
+            return 0.0
+        return max(0.0, self._offline_resume - time.monotonic())
+
+    def _offline_batch(self) -> list[_Waiting]:
+        """The oldest offline sales, up to `max_offline_lines` lines (at least one sale)."""
+        lines = 0
+        taken = 0
+        for item in self._offline[: self._limits.max_size]:
+            lines += len(item.basket.lines)
+            if taken and lines > self._limits.max_offline_lines:
+                break
+            taken += 1
+        batch = self._offline[:taken]
+        del self._offline[:taken]
+        return batch
+
+    async def _commit(self, batch: list[_Waiting], offline: bool) -> None:
+        started = time.monotonic()
         try:
             await self._store(batch)
         finally:
             self._slots.release()
+            if offline:
+                now = time.monotonic()
+                self._offline_resume = now + (now - started) * self._limits.offline_rest
+                self._offline_in_flight -= 1
+                self.stats.offline_batches += 1
+            self._arrived.set()  # a slot is free: offline sales may be waiting for one
 
     async def _store(self, batch: list[_Waiting], retrying: bool = False) -> None:
         """Commit `batch`; if the database refuses it, its halves in turn (not at once: the

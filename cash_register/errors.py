@@ -8,6 +8,9 @@ Problem (httpkit.problems)
     ├── UnknownProduct         names every unknown product at once
     ├── BadIdempotencyKey
     └── IdempotencyKeyReused   the key was claimed by another purchase
+UploadRefused                  429: the till must wait (Retry-After) before this upload
+├── UploadInProgress       its earlier upload has not been answered yet
+└── UploadBudgetSpent      its uploads carried more items than its budget allows
 Forbidden (httpkit.authentication)     403: a valid key that may not record this sale
 ├── OwnerCannotSell
 └── NotThisTillsStore
@@ -101,4 +104,37 @@ class NotThisTillsStore(Forbidden):
         super().__init__(
             f"supermarket_id: till {till} records sales for {store} only",
             supermarket_id=store,
+        )
+
+
+class UploadRefused(Problem):
+    """An offline upload the till must send again later, after `Retry-After` seconds."""
+
+    status = 429
+    title = "Upload refused for now"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+class UploadInProgress(UploadRefused):
+    """The till has an upload in progress; a till uploads one batch at a time. Send this one
+    again once the earlier one has been answered."""
+
+    def __init__(self, till: str, retry_after: int) -> None:
+        super().__init__(
+            f"till {till} has an upload in progress; send this one once it is answered",
+            retry_after,
+        )
+
+
+class UploadBudgetSpent(UploadRefused):
+    """The till's uploads carried more items than its budget allows
+    (TILL_UPLOAD_ITEMS_PER_SECOND); send it again after `Retry-After` seconds."""
+
+    def __init__(self, till: str, per_second: float, retry_after: int) -> None:
+        super().__init__(
+            f"till {till} may upload {per_second:g} items per second and has used them; "
+            f"send the upload again in {retry_after} s",
+            retry_after,
         )

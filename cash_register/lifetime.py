@@ -14,6 +14,7 @@ from cash_register.key_expiry import key_expiry
 from cash_register.loyalty import LoyaltyCards
 from cash_register.price_list import PriceLists
 from cash_register.settings import CashRegisterSettings
+from cash_register.upload_admission import UploadAdmission
 from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
@@ -34,6 +35,7 @@ class CashRegister:
     keys: AccessKeys
     sessions: ScreenSessions
     batcher: PurchaseBatcher
+    uploads: UploadAdmission
     cards: LoyaltyCards
     price_lists: PriceLists
     chores: tuple[PeriodicChore, ...]
@@ -54,6 +56,9 @@ class CashRegister:
             keys=keys,
             sessions=ScreenSessions(pool),
             batcher=PurchaseBatcher(pool, own.batch_limits()),
+            uploads=UploadAdmission(
+                pool, own.till_upload_items_per_second, own.upload_claim_seconds
+            ),
             cards=cards,
             price_lists=PriceLists(),
             chores=(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cash_register.api import SCREEN_FILES, router
-from cash_register.checkout_lane import CheckoutLane
+from cash_register.lanes import till_lanes
 from cash_register.lifetime import CashRegister, readiness
 from cash_register.loyalty import LoyaltyCards
 from cash_register.settings import cash_register_settings
@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
         sessions_of=lambda scope: scope["app"].state.cash_register.sessions,
         readiness=readiness,
         screen=Screen(kind="till", name="till screen", cookie="till_session", files=SCREEN_FILES),
-        lanes=[CheckoutLane()],
+        lanes=till_lanes(),
         requests_per_second={"till": cash_register_settings().till_requests_per_second},
     )
 

@@ -20,6 +20,7 @@ from httpkit.problems import describe, validation_errors
 from shop.rules import (
     LOYALTY_CARD_RULE,
     MAX_ITEMS_PER_PURCHASE,
+    MAX_SALES_PER_UPLOAD,
     LoyaltyCard,
     SaleKey,
     StoreId,
@@ -88,7 +89,7 @@ class RejectedSale(BaseModel):
     reason: str
 
 
-def _each_sale_on_its_own(value: Any) -> OfflinePurchase | RejectedSale:
+def each_sale_on_its_own(value: Any) -> OfflinePurchase | RejectedSale:
     """Validate one uploaded sale; an invalid one becomes a `RejectedSale` with its reason
     instead of refusing the whole upload."""
     try:
@@ -103,7 +104,7 @@ def _each_sale_on_its_own(value: Any) -> OfflinePurchase | RejectedSale:
 
 UploadedSale = Annotated[
     OfflinePurchase | RejectedSale,
-    PlainValidator(_each_sale_on_its_own, json_schema_input_type=OfflinePurchase),
+    PlainValidator(each_sale_on_its_own, json_schema_input_type=OfflinePurchase),
 ]
 
 
@@ -112,7 +113,16 @@ class PurchaseUpload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purchases: list[UploadedSale] = Field(min_length=1, max_length=1000)
+    purchases: list[UploadedSale] = Field(min_length=1, max_length=MAX_SALES_PER_UPLOAD)
+
+
+class UploadEnvelope(BaseModel):
+    """A `PurchaseUpload` with its sales not yet checked: the upload's lane parses the body
+    with this, then checks the sales a few at a time (`each_sale_on_its_own`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purchases: list[Any] = Field(min_length=1, max_length=MAX_SALES_PER_UPLOAD)
 
 
 class UploadOutcome(BaseModel):

@@ -19,6 +19,19 @@ class CashRegisterSettings(BaseSettings):
     # Batches committing at once per worker. Two keep batches large at moderate load (2,000/s:
     # p99 11 ms, against 32 ms with four, whose small batches cost PostgreSQL more CPU per sale).
     purchase_batches_in_flight: int = Field(default=2, ge=1, le=64)
+    # Lines in one batch of offline sales: small, so a backlog's batch holds its slot and the
+    # aggregates' rows it updates briefly, and live sales wait little behind it.
+    offline_batch_max_lines: int = Field(default=100, ge=1, le=100_000)
+    # After each batch of offline sales, the offline queue rests this many times as long as
+    # the batch took: a backlog has at most 1/(1 + rest) of the database's time (its WAL
+    # flushes above all, which every live sale's commit waits for), the live sales the rest.
+    offline_batch_rest: float = Field(default=3, ge=0, le=100)
+    # Items one till's offline uploads may carry per second, per worker process (an upload of
+    # up to 100,000 items passes at once on a full budget, the next when it has refilled; 0: no
+    # limit). Uploads are paid for by the work they carry, not counted as requests.
+    till_upload_items_per_second: float = Field(default=10_000, ge=0)
+    # How long a till's claim to its one upload in progress lasts if its worker dies mid-way.
+    upload_claim_seconds: float = Field(default=300, gt=0, le=3600)
     idempotency_key_ttl_hours: float = Field(default=24, gt=0)
     idempotency_key_expiry_every_seconds: float = Field(default=600, ge=1)
     offline_max_age_days: int = Field(default=30, ge=1, le=366)
@@ -35,6 +48,8 @@ class CashRegisterSettings(BaseSettings):
             max_size=self.purchase_batch_max_size,
             max_wait_seconds=self.purchase_batch_max_wait_ms / 1000,
             max_in_flight=self.purchase_batches_in_flight,
+            max_offline_lines=self.offline_batch_max_lines,
+            offline_rest=self.offline_batch_rest,
         )
 
     @property

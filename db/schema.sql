@@ -29,6 +29,17 @@ CREATE FUNCTION public.aggregate_shard() RETURNS smallint
                     (pg_backend_pid() % 16)::smallint)
 $$;
 
+CREATE FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    INSERT INTO uploads_in_progress AS u (till_id, holder, until)
+    VALUES (till, claimant, now() + lasting)
+    ON CONFLICT (till_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
+    WHERE u.until < now()
+    RETURNING true;
+$$;
+
 CREATE FUNCTION public.count_purchases() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -171,6 +182,13 @@ CREATE FUNCTION public.end_screen_session(wanted bytea) RETURNS void
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
     UPDATE screen_sessions SET ended_at = now() WHERE session_hash = wanted AND ended_at IS NULL;
+$$;
+
+CREATE FUNCTION public.end_upload(till text, claimant uuid) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    DELETE FROM uploads_in_progress WHERE till_id = till AND holder = claimant;
 $$;
 
 CREATE FUNCTION public.fold_customer_visits(visit_stores text[], visit_customers uuid[], visit_purchases integer[], visit_firsts timestamp with time zone[], visit_lasts timestamp with time zone[]) RETURNS void
@@ -676,6 +694,12 @@ CREATE TABLE public.tills (
     CONSTRAINT tills_till_id_check CHECK ((till_id ~ '^[A-Za-z0-9_.-]{1,64}$'::text))
 );
 
+CREATE TABLE public.uploads_in_progress (
+    till_id text NOT NULL,
+    holder uuid NOT NULL,
+    until timestamp with time zone NOT NULL
+);
+
 ALTER TABLE ONLY public.purchase_items ATTACH PARTITION public.purchase_items_default DEFAULT;
 
 ALTER TABLE ONLY public.purchases ATTACH PARTITION public.purchases_default DEFAULT;
@@ -777,6 +801,9 @@ ALTER TABLE ONLY public.tills
 ALTER TABLE ONLY public.tills
     ADD CONSTRAINT tills_pkey PRIMARY KEY (till_id);
 
+ALTER TABLE ONLY public.uploads_in_progress
+    ADD CONSTRAINT uploads_in_progress_pkey PRIMARY KEY (till_id);
+
 CREATE INDEX customers_by_purchase_count ON public.customers USING btree (purchase_count DESC, id);
 
 CREATE INDEX daily_customers_by_writer ON public.daily_customers USING btree (written_by);
@@ -847,6 +874,9 @@ GRANT ALL ON TYPE public.arriving_sale TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.aggregate_shard() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) TO supermarket_cash_register;
+
 REVOKE ALL ON FUNCTION public.count_purchases() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_units_sold() FROM PUBLIC;
@@ -859,6 +889,9 @@ REVOKE ALL ON FUNCTION public.create_purchase_months(first_month date, last_mont
 REVOKE ALL ON FUNCTION public.end_screen_session(wanted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_cash_register;
 GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_analytics;
+
+REVOKE ALL ON FUNCTION public.end_upload(till text, claimant uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.end_upload(till text, claimant uuid) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.fold_customer_visits(visit_stores text[], visit_customers uuid[], visit_purchases integer[], visit_firsts timestamp with time zone[], visit_lasts timestamp with time zone[]) FROM PUBLIC;
 

@@ -87,9 +87,12 @@ class Problem(Exception):
         slug = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
         cls.kind = problem_type(slug, cls.status, cls.title, cls.__doc__ or cls.title)
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers  # sent with the answer, e.g. a 429's Retry-After
         self.extensions = extensions
 
 
@@ -202,7 +205,7 @@ async def _on_client_gone(_: Request, error: Exception) -> Response:
 
 async def _on_domain_problem(_: Request, error: Exception) -> Response:
     assert isinstance(error, Problem)
-    return problem_response(error.kind, error.detail, **error.extensions)
+    return problem_response(error.kind, error.detail, headers=error.headers, **error.extensions)
 
 
 async def _on_invalid_request(_: Request, error: Exception) -> Response:

@@ -177,3 +177,24 @@ async def test_refused_batches_are_retried_within_the_cap_on_batches_in_flight(
     assert batcher.stats.refused_batches >= 4
     assert await pool.fetchval("SELECT count(*) FROM purchases") == 96
     assert 1 <= counting.most_taken <= limits.max_in_flight
+
+
+async def test_a_live_sale_does_not_wait_for_an_offline_backlog(pool: asyncpg.Pool) -> None:
+    """A backlog queued first is stored in small batches behind the live sales: a live sale
+    sent after it is answered while most of the backlog still waits."""
+    catalog = await read_catalog(pool)
+    limits = BatchLimits(max_size=200, max_in_flight=2, max_offline_lines=20, offline_rest=0)
+    batcher = PurchaseBatcher(pool, limits)
+    await batcher.start()
+    backlog = varied_baskets(catalog, 300)
+    offline = [asyncio.create_task(batcher.record_offline(basket)) for basket in backlog]
+    await asyncio.sleep(0)  # every offline sale queued
+    live = await batcher.record(varied_baskets(catalog, 1)[0])
+    still_waiting = sum(not task.done() for task in offline)
+    stored = await asyncio.gather(*offline)
+    await batcher.stop()
+    assert live.purchase_id not in {sale.purchase_id for sale in stored}
+    assert still_waiting > 250
+    lines = sum(len(basket.lines) for basket in backlog)
+    assert batcher.stats.offline_batches >= lines / 20  # none above the lines' cap
+    assert len({sale.purchase_id for sale in stored}) == 300

@@ -31,7 +31,7 @@ class CashRegisterSettings(BaseSettings):
     # limit). Uploads are paid for by the work they carry, not counted as requests.
     till_upload_items_per_second: float = Field(default=10_000, ge=0)
     # How long a till's claim to its one upload in progress lasts if its worker dies mid-way.
-    upload_claim_seconds: float = Field(default=300, gt=0, le=3600)
+    upload_claim_seconds: float = Field(default=60, gt=0, le=3600)
     idempotency_key_ttl_hours: float = Field(default=24, gt=0)
     idempotency_key_expiry_every_seconds: float = Field(default=600, ge=1)
     offline_max_age_days: int = Field(default=30, ge=1, le=366)

@@ -5,8 +5,9 @@ sales of 100 items), so counting requests cannot make them fair. Two rules do:
 
 - One upload in progress per till, across every worker and every cash register: a claim in
   the database (`claim_upload`), taken before the body is read, given back once it is
-  answered; a claim whose worker died lapses after UPLOAD_CLAIM_SECONDS. A second upload
-  meanwhile is a 429 `UploadInProgress`.
+  answered; a claim whose worker died lapses after UPLOAD_CLAIM_SECONDS, and one its worker
+  could not give back (the database away at that moment) that worker takes again. A second
+  upload meanwhile is a 429 `UploadInProgress`.
 - A budget of items per till (TILL_UPLOAD_ITEMS_PER_SECOND, per worker process), refilled
   at that rate up to one largest upload. An upload is taken while the budget is not spent,
   checked before its body is read (so a refusal costs nothing), and its items are paid once
@@ -17,6 +18,7 @@ sales of 100 items), so counting requests cannot make them fair. Two rules do:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -28,8 +30,11 @@ from datetime import timedelta
 import asyncpg
 
 from cash_register.errors import UploadBudgetSpent, UploadInProgress
+from db.errors import DatabaseUnavailable
 from db.pool import pooled_connection
 from shop.rules import MAX_ITEMS_PER_PURCHASE, MAX_SALES_PER_UPLOAD
+
+log = logging.getLogger(__name__)
 
 CLAIM = "SELECT claim_upload($1, $2, $3)"
 END = "SELECT end_upload($1, $2)"
@@ -54,6 +59,7 @@ class UploadAdmission:
         self._claim = timedelta(seconds=claim_seconds)
         self._budgets: dict[str, _Budget] = {}
         self._here: set[str] = set()  # tills with an upload in progress in this process
+        self._holder = uuid.uuid4()  # this process, as the holder of its claims
 
     @asynccontextmanager
     async def admit(self, till: str) -> AsyncIterator[None]:
@@ -64,18 +70,25 @@ class UploadAdmission:
             raise UploadInProgress(till, IN_PROGRESS_RETRY_SECONDS)
         self._here.add(till)
         try:
-            holder = uuid.uuid4()
             async with pooled_connection(self._pool) as connection:
-                claimed = await connection.fetchval(CLAIM, till, holder, self._claim)
+                claimed = await connection.fetchval(CLAIM, till, self._holder, self._claim)
             if not claimed:
                 raise UploadInProgress(till, IN_PROGRESS_RETRY_SECONDS)
             try:
                 yield
             finally:
-                async with pooled_connection(self._pool) as connection:
-                    await connection.execute(END, till, holder)
+                await self._give_back(till)
         finally:
             self._here.discard(till)
+
+    async def _give_back(self, till: str) -> None:
+        """End the claim. If the database is away, the upload's answer stands (what it stored
+        is stored) and the claim stays until it lapses or this worker takes it again."""
+        try:
+            async with pooled_connection(self._pool) as connection:
+                await connection.execute(END, till, self._holder)
+        except DatabaseUnavailable as error:
+            log.warning("the upload claim of %s could not be given back: %s", till, error)
 
     def check_budget(self, till: str) -> None:
         """Refuse the till's upload, before its body is read, while its budget is spent."""

@@ -36,7 +36,7 @@ CREATE FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) 
     INSERT INTO uploads_in_progress AS u (till_id, holder, until)
     VALUES (till, claimant, now() + lasting)
     ON CONFLICT (till_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
-    WHERE u.until < now()
+    WHERE u.until < now() OR u.holder = claimant
     RETURNING true;
 $$;
 

@@ -1,6 +1,7 @@
 -- Each till's one offline upload in progress, across every worker and every cash register: a
 -- claim taken before the upload is read and given back when it is answered. A claim whose
--- worker died lapses at `until`, so a crash never locks a till out for long.
+-- worker died lapses at `until`, so a crash never locks a till out for long; a claim its own
+-- worker could not give back (the database was away) that worker takes again.
 CREATE TABLE uploads_in_progress (
     till_id text PRIMARY KEY,
     holder uuid NOT NULL,
@@ -13,7 +14,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $
     INSERT INTO uploads_in_progress AS u (till_id, holder, until)
     VALUES (till, claimant, now() + lasting)
     ON CONFLICT (till_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
-    WHERE u.until < now()
+    WHERE u.until < now() OR u.holder = claimant
     RETURNING true;
 $$;
 

@@ -271,6 +271,17 @@ EXCEPTION WHEN invalid_parameter_value THEN
 END
 $$;
 
+CREATE FUNCTION public.live_credentials(wanted bytea[]) RETURNS TABLE(key_hash bytea, kind text, name text, supermarket_id text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT t.key_hash, 'till', t.till_id, t.supermarket_id FROM tills t
+    WHERE t.key_hash = ANY (wanted) AND t.revoked_at IS NULL
+    UNION ALL
+    SELECT o.key_hash, 'owner', o.name, o.supermarket_id FROM owners o
+    WHERE o.key_hash = ANY (wanted) AND o.revoked_at IS NULL;
+$$;
+
 CREATE FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) RETURNS SETOF record
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -377,12 +388,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.record_key_use(till_ids text[], owner_names text[]) RETURNS void
+CREATE FUNCTION public.record_key_use(used bytea[]) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
-    UPDATE tills SET last_used_at = now() WHERE till_id = ANY (till_ids);
-    UPDATE owners SET last_used_at = now() WHERE name = ANY (owner_names);
+    UPDATE tills SET last_used_at = now() WHERE key_hash = ANY (used);
+    UPDATE owners SET last_used_at = now() WHERE key_hash = ANY (used);
 $$;
 
 CREATE FUNCTION public.refuse_delete() RETURNS trigger
@@ -439,6 +450,26 @@ BEGIN
     RAISE EXCEPTION 'sales are append-only: TRUNCATE on % is refused', TG_TABLE_NAME
         USING ERRCODE = 'restrict_violation';
 END
+$$;
+
+CREATE FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) RETURNS TABLE("position" integer, request_hash bytea, purchase_id bigint, purchased_at timestamp with time zone, customer_id uuid, total_amount numeric, product_ids integer[], unit_prices numeric[])
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT k.position::int, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount,
+           array_agg(i.product_id ORDER BY i.product_id),
+           array_agg(i.unit_price ORDER BY i.product_id)
+    FROM unnest(till_ids, keys, client_ids) WITH ORDINALITY AS k(till_id, key, client_id, position)
+    JOIN LATERAL (
+        SELECT c.request_hash, c.purchase_id, c.purchased_at FROM idempotency_keys c
+        WHERE c.till_id = k.till_id AND c.key = k.key
+        UNION ALL
+        SELECT o.request_hash, o.purchase_id, o.purchased_at FROM offline_sales o
+        WHERE o.till_id = k.till_id AND o.client_purchase_id = k.client_id
+    ) s ON true
+    JOIN purchases p ON p.id = s.purchase_id AND p.purchased_at = s.purchased_at
+    JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
+    GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount;
 $$;
 
 CREATE FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) RETURNS void
@@ -899,6 +930,10 @@ REVOKE ALL ON FUNCTION public.input_is_valid(value text, type_name text) FROM PU
 
 REVOKE ALL ON FUNCTION public.is_time_zone(zone text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.live_credentials(wanted bytea[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_credentials(wanted bytea[]) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.live_credentials(wanted bytea[]) TO supermarket_analytics;
+
 REVOKE ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) TO supermarket_cash_register;
 GRANT ALL ON FUNCTION public.live_screen_session(wanted bytea, OUT key_hash bytea, OUT csrf_hash bytea) TO supermarket_analytics;
@@ -913,9 +948,9 @@ REVOKE ALL ON FUNCTION public.rebuild_days_of_moved_store() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.rebuild_store_days(store text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.record_key_use(till_ids text[], owner_names text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.record_key_use(till_ids text[], owner_names text[]) TO supermarket_cash_register;
-GRANT ALL ON FUNCTION public.record_key_use(till_ids text[], owner_names text[]) TO supermarket_analytics;
+REVOKE ALL ON FUNCTION public.record_key_use(used bytea[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_key_use(used bytea[]) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.record_key_use(used bytea[]) TO supermarket_analytics;
 
 REVOKE ALL ON FUNCTION public.refuse_delete() FROM PUBLIC;
 
@@ -926,6 +961,9 @@ REVOKE ALL ON FUNCTION public.refuse_renaming() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.refuse_rewriting_sales() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.refuse_truncating_sales() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) TO supermarket_cash_register;
@@ -951,17 +989,14 @@ GRANT UPDATE(card_hash) ON TABLE public.loyalty_cards TO supermarket_cash_regist
 
 GRANT SELECT,INSERT ON TABLE public.offline_sales TO supermarket_cash_register;
 
-GRANT SELECT ON TABLE public.owners TO supermarket_cash_register;
-GRANT SELECT ON TABLE public.owners TO supermarket_analytics;
-
 GRANT SELECT ON TABLE public.product_sales TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.products TO supermarket_cash_register;
 GRANT SELECT ON TABLE public.products TO supermarket_analytics;
 
-GRANT SELECT,INSERT ON TABLE public.purchase_items TO supermarket_cash_register;
+GRANT INSERT ON TABLE public.purchase_items TO supermarket_cash_register;
 
-GRANT SELECT,INSERT ON TABLE public.purchases TO supermarket_cash_register;
+GRANT INSERT ON TABLE public.purchases TO supermarket_cash_register;
 
 GRANT USAGE ON SEQUENCE public.purchases_id_seq TO supermarket_cash_register;
 
@@ -973,8 +1008,5 @@ GRANT SELECT ON TABLE public.store_customers TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_cash_register;
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_analytics;
-
-GRANT SELECT ON TABLE public.tills TO supermarket_cash_register;
-GRANT SELECT ON TABLE public.tills TO supermarket_analytics;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE ALL ON FUNCTIONS FROM PUBLIC;

@@ -152,7 +152,11 @@ class Authentication:
                 **{"WWW-Authenticate": REALM},
             )  # fmt: skip
             return None
-        credential = self.keys_of(scope).find(key.strip())
+        try:
+            credential = await self.keys_of(scope).find(key.strip())
+        except DatabaseUnavailable as error:
+            await _unavailable(scope, receive, send, error)
+            return None
         if credential is None:
             self.failures.labels("unknown_or_revoked_key").inc()
             await refuse(
@@ -173,11 +177,11 @@ class Authentication:
         assert self.sessions_of is not None
         try:
             session = await self.sessions_of(scope).live(session_id)
+            keys = self.keys_of(scope)
+            credential = None if session is None else await keys.find_hash(session.key_hash)
         except DatabaseUnavailable as error:
-            response = problem_response(DATABASE_UNAVAILABLE, error.explanation, cause=error.cause)
-            await response(scope, receive, send)
+            await _unavailable(scope, receive, send, error)
             return None
-        credential = None if session is None else self.keys_of(scope).find_hash(session.key_hash)
         if session is None or credential is None:
             self.failures.labels("session_ended").inc()
             await refuse(scope, receive, send, AUTHENTICATION_REQUIRED, SESSION_ENDED)
@@ -192,6 +196,14 @@ class Authentication:
                 )  # fmt: skip
                 return None
         return credential
+
+
+async def _unavailable(
+    scope: Scope, receive: Receive, send: Send, error: DatabaseUnavailable
+) -> None:
+    """The key could not be checked: the database is away, a 503 as every route's."""
+    response = problem_response(DATABASE_UNAVAILABLE, error.explanation, cause=error.cause)
+    await response(scope, receive, send)
 
 
 def _is_public(path: str, public: Collection[str]) -> bool:

@@ -135,7 +135,7 @@ def session_router(screen: Screen) -> APIRouter:
         """Check the key and keep it in an HttpOnly, SameSite=Strict cookie for the screen."""
         keys: AccessKeys = request.app.state.keys_of(request.scope)
         key = body.key.strip()
-        credential = keys.find(key)
+        credential = await keys.find(key)
         if credential is None:
             raise UnknownKey()
         if credential.kind != kind:

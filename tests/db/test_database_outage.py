@@ -71,6 +71,17 @@ async def test_outage_is_a_503_and_the_service_recovers_by_itself(
             assert int(response.headers["retry-after"]) > 0
             assert response.json()["cause"] == "database_unreachable"
         assert (await post(client, "/health")).status_code == 503
+        # A till never seen before: its key cannot be checked, which is a 503 too, not a 401.
+        unseen = await asyncio.wait_for(
+            client.post(
+                "/purchase",
+                json={**SALE, "supermarket_id": "SMKT002"},
+                headers=KEYS.till_headers("SMKT002"),
+            ),
+            ANSWER_WITHIN_SECONDS,
+        )
+        assert unseen.status_code == 503
+        assert unseen.json()["cause"] == "database_unreachable"
         # The probes: alive (do not restart it), not ready (send the tills elsewhere).
         assert (await post(client, "/livez")).status_code == 200
         not_ready = await post(client, "/readyz")

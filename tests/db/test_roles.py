@@ -10,17 +10,22 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from db.access_keys import CREDENTIALS, key_hash
 from db.roles import ReaderLimitsLifted, check_reader_limits
 from tests.conftest import PostgresUnderTest
+from tests.keys import ChainKeys, till_name
 
+# As the cash register's statement writes a sale: the id from the sequence, nothing read back
+# from the sales (the role may not read them).
 SALE = """
-WITH p AS (
-    INSERT INTO purchases (purchased_at, supermarket_id, customer_id, total_amount)
-    VALUES (now(), 'SMKT001', $1, 1.50) RETURNING id, purchased_at
+WITH n AS (SELECT nextval('purchases_id_seq') AS id, now() AS at),
+p AS (
+    INSERT INTO purchases (id, purchased_at, supermarket_id, customer_id, total_amount)
+    SELECT id, at, 'SMKT001', $1, 1.50 FROM n
 )
 INSERT INTO purchase_items (purchase_id, purchased_at, supermarket_id, product_id, quantity,
                             unit_price)
-SELECT id, purchased_at, 'SMKT001', (SELECT min(id) FROM products), 1, 1.50 FROM p
+SELECT id, at, 'SMKT001', (SELECT min(id) FROM products), 1, 1.50 FROM n
 """
 
 
@@ -79,6 +84,10 @@ async def test_the_services_are_neither_superusers_nor_owners(
         "DELETE FROM loyalty_cards",
         "SELECT create_purchase_months('2999-01-01', '2999-12-01', 1)",
         "CREATE TEMP TABLE mine (x int)",
+        "SELECT * FROM purchases",
+        "SELECT * FROM purchase_items",
+        "SELECT key_hash FROM tills",
+        "SELECT key_hash FROM owners",
     ],
 )
 async def test_the_cash_register_may_not(
@@ -106,6 +115,9 @@ async def test_the_cash_register_records_a_sale_and_its_aggregates(
         "SELECT create_purchase_months('2040-01-01', '2040-02-01', 1)",
         "SELECT create_coming_months(1)",
         "CREATE TEMP TABLE mine (x int)",
+        "SELECT key_hash FROM tills",
+        "SELECT key_hash FROM owners",
+        "SELECT * FROM sales_claimed_by(ARRAY['t'], ARRAY['k'], ARRAY[NULL])",
     ],
 )
 async def test_the_analytics_only_read(analytics_role: asyncpg.Connection, statement: str) -> None:
@@ -170,3 +182,15 @@ async def test_the_analytics_refuse_a_connection_without_their_role_limits(
     await check_reader_limits(analytics_role)  # the role's own settings: accepted
     with pytest.raises(ReaderLimitsLifted, match="default_transaction_read_only=off"):
         await check_reader_limits(catalog)  # the owner's connection has neither limit
+
+
+async def test_a_service_learns_a_key_only_by_its_hash(
+    cash_register_role: asyncpg.Connection, keys: ChainKeys
+) -> None:
+    """Asked with the hashes of a live key and a made-up one, the function answers for the
+    live key alone: nothing lists the others (the key tables are not readable at all)."""
+    live = key_hash(keys.tills["SMKT001"])
+    made_up = key_hash("till_" + "x" * 43)
+    rows = await cash_register_role.fetch(CREDENTIALS, [live, made_up])
+    assert [(row["kind"], row["name"]) for row in rows] == [("till", till_name("SMKT001"))]
+    assert await cash_register_role.fetch(CREDENTIALS, []) == []

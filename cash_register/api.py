@@ -58,7 +58,7 @@ REPLAYED_HEADER = {
 }
 
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
+def json_answer(body: dict[str, Any], status: int = 200) -> Response:
     """orjson answer; Decimals become strings so no amount passes through a float."""
     return Response(
         orjson.dumps(body, default=str), status_code=status, media_type="application/json"
@@ -162,7 +162,7 @@ async def record_sale(
         _count_rejected(refused.kind.slug)
         raise
     _live_sales("replayed" if recorded.replayed else "created").inc()
-    response = _json(receipt(recorded), status=201)
+    response = json_answer(receipt(recorded), status=201)
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -253,7 +253,7 @@ async def receive_upload(request: Request) -> Response:
         raise OwnerCannotSell()
     async with held.uploads.admit(till.name):
         result = await offline_sync.receive(held, till, await request.body())
-    return _json(result.model_dump())
+    return json_answer(result.model_dump())
 
 
 @router.post(

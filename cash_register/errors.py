@@ -11,9 +11,18 @@ Problem (httpkit.problems)
 UploadRefused                  429: the till must wait (Retry-After) before this upload
 ├── UploadInProgress       its earlier upload has not been answered yet
 └── UploadBudgetSpent      its uploads carried more items than its budget allows
+UnknownSale                    404: no sale has this receipt number
+InvalidRefund                  422: the refund is refused as sent, nothing is stored
+├── RefundWindowPassed     the sale is older than REFUND_WINDOW_DAYS
+├── ProductNotInSale
+└── RepeatedRefundLine
+MoreThanRefundable             409: more of a line than is still refundable
+NothingLeftToRefund            409: "all" of a sale refunded already
 Forbidden (httpkit.authentication)     403: a valid key that may not record this sale
 ├── OwnerCannotSell
-└── NotThisTillsStore
+├── OwnerCannotRefund
+├── NotThisTillsStore
+└── ApprovalRequired       a large refund without an owner's Approval-Key for the store
 """
 
 from __future__ import annotations
@@ -138,3 +147,90 @@ class UploadBudgetSpent(UploadRefused):
             f"send the upload again in {retry_after} s",
             retry_after,
         )
+
+
+class UnknownSale(Problem):
+    """No sale has this receipt number (`purchase_id`)."""
+
+    status = 404
+    title = "Unknown sale"
+
+    def __init__(self, purchase_id: int) -> None:
+        super().__init__(f"purchase_id: no sale {purchase_id}", purchase_id=purchase_id)
+
+
+class InvalidRefund(Problem):
+    """The refund is refused as sent; nothing was stored."""
+
+    status = 422
+    title = "Invalid refund"
+
+
+class RefundWindowPassed(InvalidRefund):
+    """The sale is older than REFUND_WINDOW_DAYS: it can no longer be refunded at a till."""
+
+    def __init__(self, purchase_id: int, days: int) -> None:
+        super().__init__(
+            f"purchase_id: sale {purchase_id} is older than {days} days and cannot be refunded",
+            refund_window_days=days,
+        )
+
+
+class ProductNotInSale(InvalidRefund):
+    """A refund line names a product the sale does not have."""
+
+    def __init__(self, product: str, purchase_id: int) -> None:
+        super().__init__(
+            f"lines: {echoed(product)!r} is not in sale {purchase_id}", product=echoed(product)
+        )
+
+
+class RepeatedRefundLine(InvalidRefund):
+    """A product named on two lines of one refund: give it once, with the whole quantity."""
+
+    def __init__(self, product: str) -> None:
+        super().__init__(
+            f"lines: {echoed(product)!r} is named twice; give each product once",
+            product=echoed(product),
+        )
+
+
+class MoreThanRefundable(Problem):
+    """More of a line than is still refundable: what was sold, less what was refunded."""
+
+    status = 409
+    title = "More than is refundable"
+
+    def __init__(self, product: str, sold: int, refunded: int) -> None:
+        super().__init__(
+            f"lines: {product}: {sold} sold, {refunded} already refunded, "
+            f"{sold - refunded} refundable",
+            product=product,
+            sold=sold,
+            refunded=refunded,
+        )
+
+
+class NothingLeftToRefund(Problem):
+    """Every line of the sale has been refunded already."""
+
+    status = 409
+    title = "Nothing left to refund"
+
+    def __init__(self, purchase_id: int) -> None:
+        super().__init__(f"lines: nothing of sale {purchase_id} is left to refund")
+
+
+class OwnerCannotRefund(Forbidden):
+    """An owner's key cannot record a refund: refunds are recorded at a till."""
+
+    def __init__(self) -> None:
+        super().__init__("refunds are recorded at a till: send a till's key")
+
+
+class ApprovalRequired(Forbidden):
+    """A refund above REFUND_APPROVAL_ABOVE needs `Approval-Key: <key>` of an owner whose keys
+    cover the till's store (a chain owner, or that store's manager)."""
+
+    def __init__(self, total: str, why: str) -> None:
+        super().__init__(f"a refund of {total} needs an owner's approval: {why}", total=total)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from cash_register.api import SCREEN_FILES, router
 from cash_register.lanes import till_lanes
 from cash_register.lifetime import CashRegister, readiness
 from cash_register.loyalty import LoyaltyCards
+from cash_register.refund_api import router as refund_router
 from cash_register.settings import cash_register_settings
 from db.pool import create_pool
 from db.settings import service_database_settings
@@ -37,13 +38,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.close()
 
 
+def till_routes() -> APIRouter:
+    """The sales' routes and the refunds' routes, as one router."""
+    routes = APIRouter()
+    routes.include_router(router)
+    routes.include_router(refund_router)
+    return routes
+
+
 def create_app() -> FastAPI:
     return service_app(
         service="cash-register",
         title="Cash register",
         description="Records supermarket purchases from the tills.",
         lifespan=lifespan,
-        router=router,
+        router=till_routes(),
         keys_of=lambda scope: scope["app"].state.cash_register.keys,
         sessions_of=lambda scope: scope["app"].state.cash_register.sessions,
         readiness=readiness,

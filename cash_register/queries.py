@@ -216,6 +216,13 @@ ORDER BY b.position
 # the stored sales themselves.
 STORED_BY_KEY = "SELECT * FROM sales_claimed_by($1::text[], $2::text[], $3::text[])"
 
+# Refunds go through functions of the owner's (migration 017): the cash register cannot read
+# the sales, and the cap on what is refunded is the database's own.
+SALE_TO_REFUND = "SELECT * FROM sale_to_refund($1)"
+RECORD_REFUND = """
+SELECT record_refund($1, $2, $3, $4::int[], $5::int[], $6, $7, $8, $9, $10, $11, $12)
+"""
+
 EXPIRE_IDEMPOTENCY_KEYS = """
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)
 """

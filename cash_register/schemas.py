@@ -151,3 +151,69 @@ class PriceListAnswer(BaseModel):
     currency: str = Field(description="ISO 4217 code of the prices.")
     supermarkets: list[str]
     products: list[CatalogProduct]
+
+
+class RefundLine(BaseModel):
+    """A product of the sale and how many of it are taken back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product: str = Field(min_length=1, max_length=100, examples=["milk"])
+    quantity: int = Field(ge=1, le=MAX_ITEMS_PER_PURCHASE)
+
+
+class RefundRequest(BaseModel):
+    """A sale taken back: some of its lines, or `"all"` that is still refundable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purchase_id: int = Field(ge=1, description="The receipt number of the sale.")
+    lines: list[RefundLine] | Literal["all"] = Field(
+        description='The lines taken back, or "all" that is still refundable.'
+    )
+    reason: Literal["returned", "damaged", "mistake"] = Field(
+        description="returned by the customer, damaged, or a sale rung up by mistake."
+    )
+
+    @model_validator(mode="after")
+    def _lines_given(self) -> RefundRequest:
+        if isinstance(self.lines, list) and not self.lines:
+            raise ValueError('lines: give at least one line, or "all"')
+        return self
+
+
+class SaleLine(ReceiptLine):
+    refunded: int = Field(description="Units of this line refunded so far.")
+    refundable: int = Field(description="Units of this line that may still be refunded.")
+
+
+class SaleToRefund(BaseModel):
+    """A stored sale as its receipt showed it, with what of each line was refunded."""
+
+    purchase_id: int
+    user_id: str
+    supermarket_id: str
+    purchased_at: datetime
+    items: list[SaleLine]
+    total_amount: Decimal
+
+
+class RefundedLine(BaseModel):
+    product: str
+    quantity: int
+    unit_price: Decimal = Field(description="The price the sale charged, a decimal string.")
+    line_total: Decimal
+
+
+class RefundReceipt(BaseModel):
+    """A recorded refund: its lines at the sale's prices, its total, what stays refundable."""
+
+    refund_id: int
+    purchase_id: int
+    supermarket_id: str = Field(description="The refunding till's store.")
+    refunded_at: datetime
+    reason: str
+    approved_by: str | None
+    lines: list[RefundedLine]
+    total_amount: Decimal
+    refundable: dict[str, int] = Field(description="Per product of the sale, units refundable.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 
 from pydantic import Field
@@ -42,6 +43,12 @@ class CashRegisterSettings(BaseSettings):
     # Requests per second one till may send, per worker process (bursts to twice that); 0: no
     # limit. An offline upload is one request.
     till_requests_per_second: float = Field(default=10, ge=0)
+
+    # How old a sale may be and still be refunded, in days.
+    refund_window_days: int = Field(default=90, ge=1, le=3660)
+    # A refund whose total is above this (in CURRENCY) needs an owner's Approval-Key; 0: every
+    # refund needs one.
+    refund_approval_above: Decimal = Field(default=Decimal("50.00"), ge=0)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

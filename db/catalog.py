@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import asyncpg
 
@@ -36,6 +37,11 @@ class Catalog:
 
     def product_names(self) -> list[str]:
         return sorted(self.products)
+
+    @cached_property
+    def names_by_id(self) -> dict[int, str]:
+        """Each product's name by its id (a stored sale names its lines by id)."""
+        return {product.id: name for name, product in self.products.items()}
 
 
 async def read_catalog(connection: asyncpg.Connection | asyncpg.Pool) -> Catalog:

@@ -101,6 +101,42 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.count_refunds() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO daily_refunds AS d (day, supermarket_id, refunds, refunded)
+    SELECT (n.refunded_at AT TIME ZONE s.time_zone)::date, n.supermarket_id, count(*),
+           sum(n.total_amount)
+    FROM new_refunds n JOIN supermarkets s ON s.id = n.supermarket_id
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (day, supermarket_id) DO UPDATE
+        SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.count_units_returned() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO daily_product_returns AS d (day, supermarket_id, product_id, units, refunded)
+    SELECT (r.refunded_at AT TIME ZONE s.time_zone)::date, r.supermarket_id, n.product_id,
+           sum(n.quantity), sum(n.quantity * n.unit_price)
+    FROM new_lines n
+    JOIN refunds r ON r.id = n.refund_id
+    JOIN supermarkets s ON s.id = r.supermarket_id
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (day, supermarket_id, product_id) DO UPDATE
+        SET units = d.units + excluded.units, refunded = d.refunded + excluded.refunded;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.count_units_sold() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -352,6 +388,26 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.rebuild_refund_days_of_moved_store() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    LOCK TABLE refunds, refund_lines IN SHARE MODE;
+    DELETE FROM daily_refunds WHERE supermarket_id = NEW.id;
+    DELETE FROM daily_product_returns WHERE supermarket_id = NEW.id;
+    INSERT INTO daily_refunds (day, supermarket_id, refunds, refunded)
+    SELECT (refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, count(*), sum(total_amount)
+    FROM refunds WHERE supermarket_id = NEW.id GROUP BY 1;
+    INSERT INTO daily_product_returns (day, supermarket_id, product_id, units, refunded)
+    SELECT (r.refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, l.product_id,
+           sum(l.quantity), sum(l.quantity * l.unit_price)
+    FROM refunds r JOIN refund_lines l ON l.refund_id = r.id
+    WHERE r.supermarket_id = NEW.id GROUP BY 1, 3;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.rebuild_store_days(store text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -394,6 +450,125 @@ CREATE FUNCTION public.record_key_use(used bytea[]) RETURNS void
     AS $$
     UPDATE tills SET last_used_at = now() WHERE key_hash = ANY (used);
     UPDATE owners SET last_used_at = now() WHERE key_hash = ANY (used);
+$$;
+
+CREATE FUNCTION public.record_refund(till text, store text, sale bigint, product_ids integer[], quantities integer[], why text, approver text, request text, key text, hash bytea, oldest timestamp with time zone, approval_above numeric) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    earlier refunds%ROWTYPE;
+    sold_at timestamptz;
+    new_id bigint;
+    -- The refund's lines, in product order: product, quantity, unit price, quantity sold.
+    products integer[];
+    taken integer[];
+    prices numeric[];
+    sold integer[];
+    missing integer;
+    over record;
+    total numeric;
+BEGIN
+    IF key IS NOT NULL THEN
+        SELECT * INTO earlier FROM refunds WHERE till_id = till AND idempotency_key = key;
+        IF FOUND THEN
+            RETURN refund_answer(earlier.id) || jsonb_build_object(
+                'replayed', true, 'request_hash', encode(earlier.request_hash, 'hex'));
+        END IF;
+    END IF;
+    SELECT p.purchased_at INTO sold_at FROM purchases p WHERE p.id = sale;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no sale %', sale USING ERRCODE = 'RF001';
+    END IF;
+    IF sold_at < oldest THEN
+        RAISE EXCEPTION 'sale % is too old', sale USING ERRCODE = 'RF002', DETAIL = sold_at::text;
+    END IF;
+    IF product_ids IS NULL THEN
+        SELECT array_agg(i.product_id ORDER BY i.product_id),
+               array_agg(i.quantity - coalesce(r.refunded, 0) ORDER BY i.product_id),
+               array_agg(i.unit_price ORDER BY i.product_id),
+               array_agg(i.quantity ORDER BY i.product_id)
+        INTO products, taken, prices, sold
+        FROM purchase_items i
+        LEFT JOIN refunded_lines r ON r.purchase_id = sale AND r.product_id = i.product_id
+        WHERE i.purchase_id = sale AND i.purchased_at = sold_at
+          AND i.quantity > coalesce(r.refunded, 0);
+        IF products IS NULL THEN
+            RAISE EXCEPTION 'nothing of sale % is left to refund', sale USING ERRCODE = 'RF004';
+        END IF;
+    ELSE
+        SELECT w.product_id INTO missing
+        FROM unnest(product_ids) AS w(product_id)
+        WHERE NOT EXISTS (SELECT 1 FROM purchase_items i
+                          WHERE i.purchase_id = sale AND i.purchased_at = sold_at
+                            AND i.product_id = w.product_id)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'product % is not in sale %', missing, sale USING ERRCODE = 'RF003',
+                DETAIL = missing::text;
+        END IF;
+        SELECT array_agg(w.product_id ORDER BY w.product_id),
+               array_agg(w.quantity ORDER BY w.product_id),
+               array_agg(i.unit_price ORDER BY w.product_id),
+               array_agg(i.quantity ORDER BY w.product_id)
+        INTO products, taken, prices, sold
+        FROM unnest(product_ids, quantities) AS w(product_id, quantity)
+        JOIN purchase_items i
+            ON i.purchase_id = sale AND i.purchased_at = sold_at AND i.product_id = w.product_id;
+    END IF;
+    total := (SELECT sum(w.taken * w.price) FROM unnest(taken, prices) AS w(taken, price));
+    IF total > approval_above AND approver IS NULL THEN
+        RAISE EXCEPTION 'a refund of % needs approval', total USING ERRCODE = 'RF005',
+            DETAIL = total::text;
+    END IF;
+    -- In product order, so racing refunds of one sale lock its lines in the same order.
+    BEGIN
+        INSERT INTO refunded_lines AS r (purchase_id, product_id, sold, refunded)
+        SELECT sale, w.product_id, w.sold, w.taken
+        FROM unnest(products, taken, sold) AS w(product_id, taken, sold)
+        ORDER BY w.product_id
+        ON CONFLICT (purchase_id, product_id) DO UPDATE SET refunded = r.refunded + excluded.refunded;
+    EXCEPTION WHEN check_violation THEN
+        SELECT w.product_id, w.sold, coalesce(r.refunded, 0) AS refunded INTO over
+        FROM unnest(products, taken, sold) AS w(product_id, taken, sold)
+        LEFT JOIN refunded_lines r ON r.purchase_id = sale AND r.product_id = w.product_id
+        WHERE w.taken > w.sold - coalesce(r.refunded, 0)
+        ORDER BY w.product_id LIMIT 1;
+        RAISE EXCEPTION 'more than is refundable of sale %', sale USING ERRCODE = 'RF004',
+            DETAIL = format('%s,%s,%s', over.product_id, over.sold, over.refunded);
+    END;
+    INSERT INTO refunds (purchase_id, purchased_at, supermarket_id, till_id, reason,
+                         total_amount, approved_by, request_id, idempotency_key, request_hash)
+    VALUES (sale, sold_at, store, till, why, total, approver, request, key, hash)
+    RETURNING id INTO new_id;
+    INSERT INTO refund_lines (refund_id, product_id, quantity, unit_price)
+    SELECT new_id, w.product_id, w.taken, w.price
+    FROM unnest(products, taken, prices) AS w(product_id, taken, price);
+    RETURN refund_answer(new_id) || jsonb_build_object('replayed', false);
+END
+$$;
+
+CREATE FUNCTION public.refund_answer(refund bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT jsonb_build_object(
+        'refund_id', f.id, 'purchase_id', f.purchase_id, 'supermarket_id', f.supermarket_id,
+        'refunded_at', f.refunded_at, 'reason', f.reason, 'total_amount', f.total_amount::text,
+        'approved_by', f.approved_by,
+        'lines', (SELECT jsonb_agg(jsonb_build_object(
+                      'product_id', l.product_id, 'quantity', l.quantity,
+                      'unit_price', l.unit_price::text) ORDER BY l.product_id)
+                  FROM refund_lines l WHERE l.refund_id = f.id),
+        'refundable', (SELECT jsonb_agg(jsonb_build_object(
+                           'product_id', i.product_id,
+                           'refundable', i.quantity - coalesce(r.refunded, 0))
+                           ORDER BY i.product_id)
+                       FROM purchase_items i
+                       LEFT JOIN refunded_lines r
+                           ON r.purchase_id = i.purchase_id AND r.product_id = i.product_id
+                       WHERE i.purchase_id = f.purchase_id AND i.purchased_at = f.purchased_at))
+    FROM refunds f WHERE f.id = refund;
 $$;
 
 CREATE FUNCTION public.refuse_delete() RETURNS trigger
@@ -450,6 +625,19 @@ BEGIN
     RAISE EXCEPTION 'sales are append-only: TRUNCATE on % is refused', TG_TABLE_NAME
         USING ERRCODE = 'restrict_violation';
 END
+$$;
+
+CREATE FUNCTION public.sale_to_refund(sale bigint) RETURNS TABLE(purchase_id bigint, purchased_at timestamp with time zone, supermarket_id text, customer_id uuid, total_amount numeric, product_id integer, quantity integer, unit_price numeric, refunded integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT p.id, p.purchased_at, p.supermarket_id, p.customer_id, p.total_amount,
+           i.product_id, i.quantity, i.unit_price, coalesce(r.refunded, 0)
+    FROM purchases p
+    JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
+    LEFT JOIN refunded_lines r ON r.purchase_id = p.id AND r.product_id = i.product_id
+    WHERE p.id = sale
+    ORDER BY i.product_id;
 $$;
 
 CREATE FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) RETURNS TABLE("position" integer, request_hash bytea, purchase_id bigint, purchased_at timestamp with time zone, customer_id uuid, total_amount numeric, product_ids integer[], unit_prices numeric[])
@@ -519,6 +707,14 @@ CREATE TABLE public.daily_customers (
     written_by xid8 DEFAULT pg_current_xact_id() NOT NULL
 );
 
+CREATE TABLE public.daily_product_returns (
+    day date NOT NULL,
+    supermarket_id text NOT NULL,
+    product_id integer NOT NULL,
+    units bigint NOT NULL,
+    refunded numeric(16,2) NOT NULL
+);
+
 CREATE TABLE public.daily_product_sales (
     day date NOT NULL,
     supermarket_id text NOT NULL,
@@ -526,6 +722,13 @@ CREATE TABLE public.daily_product_sales (
     shard smallint NOT NULL,
     units bigint NOT NULL,
     revenue numeric(16,2) NOT NULL
+);
+
+CREATE TABLE public.daily_refunds (
+    day date NOT NULL,
+    supermarket_id text NOT NULL,
+    refunds bigint NOT NULL,
+    refunded numeric(16,2) NOT NULL
 );
 
 CREATE TABLE public.daily_sales (
@@ -671,6 +874,49 @@ CREATE TABLE public.purchases_default (
     CONSTRAINT purchases_total_amount_check CHECK ((total_amount >= (0)::numeric))
 );
 
+CREATE TABLE public.refund_lines (
+    refund_id bigint NOT NULL,
+    product_id integer NOT NULL,
+    quantity integer NOT NULL,
+    unit_price numeric(10,2) NOT NULL,
+    CONSTRAINT refund_lines_quantity_check CHECK ((quantity > 0)),
+    CONSTRAINT refund_lines_unit_price_check CHECK ((unit_price > (0)::numeric))
+);
+
+CREATE TABLE public.refunded_lines (
+    purchase_id bigint NOT NULL,
+    product_id integer NOT NULL,
+    sold integer NOT NULL,
+    refunded integer NOT NULL,
+    CONSTRAINT refunded_lines_check CHECK (((refunded >= 1) AND (refunded <= sold)))
+);
+
+CREATE TABLE public.refunds (
+    id bigint NOT NULL,
+    purchase_id bigint NOT NULL,
+    purchased_at timestamp with time zone NOT NULL,
+    supermarket_id text NOT NULL,
+    till_id text NOT NULL,
+    refunded_at timestamp with time zone DEFAULT now() NOT NULL,
+    reason text NOT NULL,
+    total_amount numeric(12,2) NOT NULL,
+    approved_by text,
+    request_id text,
+    idempotency_key text,
+    request_hash bytea,
+    CONSTRAINT refunds_reason_check CHECK ((reason = ANY (ARRAY['returned'::text, 'damaged'::text, 'mistake'::text]))),
+    CONSTRAINT refunds_total_amount_check CHECK ((total_amount > (0)::numeric))
+);
+
+CREATE SEQUENCE public.refunds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.refunds_id_seq OWNED BY public.refunds.id;
+
 CREATE TABLE public.rollup_generation (
     only_row boolean DEFAULT true NOT NULL,
     generation bigint NOT NULL,
@@ -739,6 +985,8 @@ ALTER TABLE ONLY public.customer_numbers ALTER COLUMN number SET DEFAULT nextval
 
 ALTER TABLE ONLY public.purchases ALTER COLUMN id SET DEFAULT nextval('public.purchases_id_seq'::regclass);
 
+ALTER TABLE ONLY public.refunds ALTER COLUMN id SET DEFAULT nextval('public.refunds_id_seq'::regclass);
+
 ALTER TABLE ONLY public.customer_numbers
     ADD CONSTRAINT customer_numbers_number_key UNIQUE (number);
 
@@ -754,8 +1002,14 @@ ALTER TABLE ONLY public.customers
 ALTER TABLE ONLY public.daily_customers
     ADD CONSTRAINT daily_customers_pkey PRIMARY KEY (day, supermarket_id, customer_id);
 
+ALTER TABLE ONLY public.daily_product_returns
+    ADD CONSTRAINT daily_product_returns_pkey PRIMARY KEY (day, supermarket_id, product_id);
+
 ALTER TABLE ONLY public.daily_product_sales
     ADD CONSTRAINT daily_product_sales_pkey PRIMARY KEY (day, supermarket_id, product_id, shard);
+
+ALTER TABLE ONLY public.daily_refunds
+    ADD CONSTRAINT daily_refunds_pkey PRIMARY KEY (day, supermarket_id);
 
 ALTER TABLE ONLY public.daily_sales
     ADD CONSTRAINT daily_sales_pkey PRIMARY KEY (day, supermarket_id, shard);
@@ -808,6 +1062,18 @@ ALTER TABLE ONLY public.purchases
 ALTER TABLE ONLY public.purchases_default
     ADD CONSTRAINT purchases_default_pkey PRIMARY KEY (id, purchased_at);
 
+ALTER TABLE ONLY public.refund_lines
+    ADD CONSTRAINT refund_lines_pkey PRIMARY KEY (refund_id, product_id);
+
+ALTER TABLE ONLY public.refunded_lines
+    ADD CONSTRAINT refunded_lines_pkey PRIMARY KEY (purchase_id, product_id);
+
+ALTER TABLE ONLY public.refunds
+    ADD CONSTRAINT refunds_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.refunds
+    ADD CONSTRAINT refunds_till_id_idempotency_key_key UNIQUE (till_id, idempotency_key);
+
 ALTER TABLE ONLY public.rollup_generation
     ADD CONSTRAINT rollup_generation_pkey PRIMARY KEY (only_row);
 
@@ -840,6 +1106,8 @@ CREATE INDEX customers_by_purchase_count ON public.customers USING btree (purcha
 CREATE INDEX daily_customers_by_writer ON public.daily_customers USING btree (written_by);
 
 CREATE INDEX idempotency_keys_by_age ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX refunds_of_sale ON public.refunds USING btree (purchase_id);
 
 CREATE INDEX screen_sessions_expiry ON public.screen_sessions USING btree (expires_at);
 
@@ -875,6 +1143,18 @@ CREATE TRIGGER purchases_counted AFTER INSERT ON public.purchases REFERENCING NE
 
 CREATE TRIGGER purchases_not_truncated BEFORE TRUNCATE ON public.purchases FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
 
+CREATE TRIGGER refund_lines_append_only BEFORE DELETE OR UPDATE ON public.refund_lines FOR EACH ROW EXECUTE FUNCTION public.refuse_rewriting_sales();
+
+CREATE TRIGGER refund_lines_counted AFTER INSERT ON public.refund_lines REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION public.count_units_returned();
+
+CREATE TRIGGER refund_lines_not_truncated BEFORE TRUNCATE ON public.refund_lines FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
+
+CREATE TRIGGER refunds_append_only BEFORE DELETE OR UPDATE ON public.refunds FOR EACH ROW EXECUTE FUNCTION public.refuse_rewriting_sales();
+
+CREATE TRIGGER refunds_counted AFTER INSERT ON public.refunds REFERENCING NEW TABLE AS new_refunds FOR EACH STATEMENT EXECUTE FUNCTION public.count_refunds();
+
+CREATE TRIGGER refunds_not_truncated BEFORE TRUNCATE ON public.refunds FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
+
 CREATE TRIGGER supermarkets_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.supermarkets FOR EACH STATEMENT EXECUTE FUNCTION public.notify_catalog_changed();
 
 CREATE TRIGGER supermarkets_keep_their_ids BEFORE UPDATE OF id ON public.supermarkets FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION public.refuse_renaming();
@@ -883,12 +1163,23 @@ CREATE TRIGGER supermarkets_kept BEFORE DELETE ON public.supermarkets FOR EACH S
 
 CREATE TRIGGER supermarkets_moved_zone AFTER UPDATE OF time_zone ON public.supermarkets FOR EACH ROW WHEN ((old.time_zone IS DISTINCT FROM new.time_zone)) EXECUTE FUNCTION public.rebuild_days_of_moved_store();
 
+CREATE TRIGGER supermarkets_moved_zone_refunds AFTER UPDATE OF time_zone ON public.supermarkets FOR EACH ROW WHEN ((old.time_zone IS DISTINCT FROM new.time_zone)) EXECUTE FUNCTION public.rebuild_refund_days_of_moved_store();
+
 CREATE TRIGGER tills_changed AFTER INSERT OR DELETE OR TRUNCATE ON public.tills FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_changed();
 
 CREATE TRIGGER tills_keys_changed AFTER UPDATE OF key_hash, supermarket_id, revoked_at ON public.tills FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_changed();
 
 ALTER TABLE ONLY public.owners
     ADD CONSTRAINT owners_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
+
+ALTER TABLE ONLY public.refund_lines
+    ADD CONSTRAINT refund_lines_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id);
+
+ALTER TABLE ONLY public.refund_lines
+    ADD CONSTRAINT refund_lines_refund_id_fkey FOREIGN KEY (refund_id) REFERENCES public.refunds(id);
+
+ALTER TABLE ONLY public.refunds
+    ADD CONSTRAINT refunds_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
 
 ALTER TABLE ONLY public.tills
     ADD CONSTRAINT tills_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
@@ -909,6 +1200,10 @@ REVOKE ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting int
 GRANT ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.count_purchases() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.count_refunds() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.count_units_returned() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_units_sold() FROM PUBLIC;
 
@@ -946,11 +1241,18 @@ REVOKE ALL ON FUNCTION public.notify_catalog_changed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.rebuild_days_of_moved_store() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.rebuild_refund_days_of_moved_store() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.rebuild_store_days(store text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.record_key_use(used bytea[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_key_use(used bytea[]) TO supermarket_cash_register;
 GRANT ALL ON FUNCTION public.record_key_use(used bytea[]) TO supermarket_analytics;
+
+REVOKE ALL ON FUNCTION public.record_refund(till text, store text, sale bigint, product_ids integer[], quantities integer[], why text, approver text, request text, key text, hash bytea, oldest timestamp with time zone, approval_above numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_refund(till text, store text, sale bigint, product_ids integer[], quantities integer[], why text, approver text, request text, key text, hash bytea, oldest timestamp with time zone, approval_above numeric) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.refund_answer(refund bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.refuse_delete() FROM PUBLIC;
 
@@ -961,6 +1263,9 @@ REVOKE ALL ON FUNCTION public.refuse_renaming() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.refuse_rewriting_sales() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.refuse_truncating_sales() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.sale_to_refund(sale bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sale_to_refund(sale bigint) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) TO supermarket_cash_register;
@@ -977,7 +1282,11 @@ GRANT SELECT ON TABLE public.customers TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.daily_customers TO supermarket_analytics;
 
+GRANT SELECT ON TABLE public.daily_product_returns TO supermarket_analytics;
+
 GRANT SELECT ON TABLE public.daily_product_sales TO supermarket_analytics;
+
+GRANT SELECT ON TABLE public.daily_refunds TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.daily_sales TO supermarket_analytics;
 

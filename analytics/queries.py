@@ -56,18 +56,28 @@ ORDER BY page.purchase_count DESC, page.id
 
 # Products by units sold, all time, in all stores or in store $2, with competition ranking
 # (1, 2, 2, 4): every product tied with the last place shown is listed too.
+# units_sold is net of the units returned (at the store in view, for one store).
 TOP_PRODUCTS = """
 WITH sold AS (
-    SELECT p.name, sum(s.units_sold)::bigint AS units_sold
-    FROM product_sales s JOIN products p ON p.id = s.product_id
+    SELECT s.product_id, sum(s.units_sold)::bigint AS units
+    FROM product_sales s
     WHERE $2::text IS NULL OR s.supermarket_id = $2
-    GROUP BY p.name
+    GROUP BY s.product_id
     HAVING sum(s.units_sold) > 0
 ),
+returned AS (
+    SELECT r.product_id, sum(r.units)::bigint AS units
+    FROM daily_product_returns r
+    WHERE $2::text IS NULL OR r.supermarket_id = $2
+    GROUP BY r.product_id
+),
 ranked AS (
-    SELECT rank() OVER (ORDER BY units_sold DESC) AS rank, name, units_sold FROM sold
+    SELECT rank() OVER (ORDER BY s.units - coalesce(r.units, 0) DESC) AS rank, p.name,
+           s.units - coalesce(r.units, 0) AS units_sold, coalesce(r.units, 0) AS units_returned
+    FROM sold s JOIN products p ON p.id = s.product_id
+    LEFT JOIN returned r ON r.product_id = s.product_id
 )
-SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
+SELECT rank, name, units_sold, units_returned FROM ranked WHERE rank <= $1 ORDER BY rank, name
 """
 
 # --- Filtered views. Each reads a rollup; the cost is noted where it is not constant.
@@ -125,26 +135,49 @@ ORDER BY page.purchase_count DESC, page.customer_id
 # Top products over a date range, optionally in one store: days x stores x products rows.
 TOP_PRODUCTS_BETWEEN = """
 WITH sold AS (
-    SELECT p.name, sum(s.units)::bigint AS units_sold
-    FROM daily_product_sales s JOIN products p ON p.id = s.product_id
+    SELECT s.product_id, sum(s.units)::bigint AS units
+    FROM daily_product_sales s
     WHERE s.day BETWEEN $2 AND $3 AND ($4::text IS NULL OR s.supermarket_id = $4)
-    GROUP BY p.name
+    GROUP BY s.product_id
     HAVING sum(s.units) > 0
 ),
+returned AS (
+    SELECT r.product_id, sum(r.units)::bigint AS units
+    FROM daily_product_returns r
+    WHERE r.day BETWEEN $2 AND $3 AND ($4::text IS NULL OR r.supermarket_id = $4)
+    GROUP BY r.product_id
+),
 ranked AS (
-    SELECT rank() OVER (ORDER BY units_sold DESC) AS rank, name, units_sold FROM sold
+    SELECT rank() OVER (ORDER BY s.units - coalesce(r.units, 0) DESC) AS rank, p.name,
+           s.units - coalesce(r.units, 0) AS units_sold, coalesce(r.units, 0) AS units_returned
+    FROM sold s JOIN products p ON p.id = s.product_id
+    LEFT JOIN returned r ON r.product_id = s.product_id
 )
-SELECT rank, name, units_sold FROM ranked WHERE rank <= $1 ORDER BY rank, name
+SELECT rank, name, units_sold, units_returned FROM ranked WHERE rank <= $1 ORDER BY rank, name
 """
 
 # Per day and store over a date range: days x stores rows (times the shards), whatever the
 # number of sales.
+# Revenue is net of the refunds booked that day at that store; a day of refunds without sales
+# is a row too.
 DAILY_SALES = """
-SELECT day, supermarket_id, sum(purchases)::bigint AS purchases, sum(units)::bigint AS units,
-       sum(revenue) AS revenue, sum(customers)::bigint AS customers
-FROM daily_sales
-WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
-GROUP BY day, supermarket_id
+WITH sales AS (
+    SELECT day, supermarket_id, sum(purchases)::bigint AS purchases,
+           sum(units)::bigint AS units, sum(revenue) AS gross, sum(customers)::bigint AS customers
+    FROM daily_sales
+    WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+    GROUP BY day, supermarket_id
+),
+refunded AS (
+    SELECT day, supermarket_id, refunds, refunded FROM daily_refunds
+    WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+)
+SELECT day, supermarket_id, coalesce(s.purchases, 0) AS purchases,
+       coalesce(s.units, 0) AS units,
+       coalesce(s.gross, 0) - coalesce(r.refunded, 0) AS revenue,
+       coalesce(s.gross, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(r.refunds, 0) AS refunds, coalesce(s.customers, 0) AS customers
+FROM sales s FULL JOIN refunded r USING (day, supermarket_id)
 ORDER BY day, supermarket_id
 """
 
@@ -159,13 +192,21 @@ WITH sales AS (
 customers AS (
     SELECT supermarket_id, sum(customers)::bigint AS customers
     FROM store_customer_purchase_counts GROUP BY supermarket_id
+),
+refunded AS (
+    SELECT supermarket_id, sum(refunds)::bigint AS refunds, sum(refunded) AS refunded
+    FROM daily_refunds GROUP BY supermarket_id
 )
 SELECT s.id AS supermarket_id, s.time_zone, coalesce(x.purchases, 0) AS purchases,
-       coalesce(x.units, 0) AS units, coalesce(x.revenue, 0) AS revenue,
+       coalesce(x.units, 0) AS units,
+       coalesce(x.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
+       coalesce(x.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(r.refunds, 0) AS refunds,
        coalesce(c.customers, 0) AS customers, x.first_day, x.last_day
 FROM supermarkets s
 LEFT JOIN sales x ON x.supermarket_id = s.id
 LEFT JOIN customers c ON c.supermarket_id = s.id
+LEFT JOIN refunded r ON r.supermarket_id = s.id
 ORDER BY s.id
 """
 
@@ -179,11 +220,20 @@ WITH sales AS (
     FROM daily_sales
     WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
     GROUP BY day
+),
+refunded AS (
+    SELECT day, sum(refunds)::bigint AS refunds, sum(refunded) AS refunded
+    FROM daily_refunds
+    WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+    GROUP BY day
 )
 SELECT d.day, coalesce(s.purchases, 0) AS purchases, coalesce(s.units, 0) AS units,
-       coalesce(s.revenue, 0) AS revenue
+       coalesce(s.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
+       coalesce(s.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(r.refunds, 0) AS refunds
 FROM (SELECT $1::date + n AS day FROM generate_series(0, $2::date - $1::date) AS n) AS d
 LEFT JOIN sales s ON s.day = d.day
+LEFT JOIN refunded r ON r.day = d.day
 ORDER BY d.day
 """
 
@@ -195,11 +245,20 @@ WITH sales AS (
            sum(revenue) AS revenue
     FROM daily_sales WHERE day BETWEEN $1 AND $2
     GROUP BY supermarket_id
+),
+refunded AS (
+    SELECT supermarket_id, sum(refunds)::bigint AS refunds, sum(refunded) AS refunded
+    FROM daily_refunds WHERE day BETWEEN $1 AND $2
+    GROUP BY supermarket_id
 )
 SELECT m.id AS supermarket_id, coalesce(s.purchases, 0) AS purchases,
-       coalesce(s.units, 0) AS units, coalesce(s.revenue, 0) AS revenue
+       coalesce(s.units, 0) AS units,
+       coalesce(s.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
+       coalesce(s.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(r.refunds, 0) AS refunds
 FROM supermarkets m
 LEFT JOIN sales s ON s.supermarket_id = m.id
+LEFT JOIN refunded r ON r.supermarket_id = m.id
 WHERE $3::text IS NULL OR m.id = $3
 ORDER BY m.id
 """

@@ -39,7 +39,17 @@ class LoyalCustomers(BaseModel):
 class RankedProduct(BaseModel):
     rank: int
     product: str
-    units_sold: int
+    units_sold: int = Field(description="Units sold, net of the units returned.")
+    units_returned: int = Field(description="Units of it taken back by refunds.")
+
+
+class NetRevenue(BaseModel):
+    """Revenue net of refunds, with what it is made of. Money as decimal strings."""
+
+    revenue: Decimal = Field(description="Gross revenue less what was refunded.")
+    gross_revenue: Decimal = Field(description="What the sales charged.")
+    refunded: Decimal = Field(description="What refunds gave back (booked where refunded).")
+    refunds: int = Field(description="How many refunds.")
 
 
 class TopProducts(BaseModel):
@@ -50,14 +60,13 @@ class TopProducts(BaseModel):
     )
 
 
-class StoreDay(BaseModel):
+class StoreDay(NetRevenue):
     """One store's day: money as a decimal string, never a float."""
 
     day: date
     supermarket_id: str
     purchases: int
     units: int
-    revenue: Decimal
     customers: int
 
 
@@ -72,12 +81,11 @@ class DailySales(BaseModel):
     )
 
 
-class StoreSummary(BaseModel):
+class StoreSummary(NetRevenue):
     supermarket_id: str
     time_zone: str = Field(description="The store's IANA time zone: its days are local days.")
     purchases: int
     units: int
-    revenue: Decimal
     customers: int
     first_day: date | None
     last_day: date | None
@@ -87,13 +95,12 @@ class Supermarkets(BaseModel):
     supermarkets: list[StoreSummary]
 
 
-class Day(BaseModel):
+class Day(NetRevenue):
     """One day of the stores in view; a day without sales is zeros."""
 
     day: date
     purchases: int
     units: int
-    revenue: Decimal
     customers: int = Field(description="Distinct customers that day (one even if in two stores).")
 
 
@@ -108,11 +115,10 @@ class DailyTotals(BaseModel):
     )
 
 
-class StoreInRange(BaseModel):
+class StoreInRange(NetRevenue):
     supermarket_id: str
     purchases: int
     units: int
-    revenue: Decimal
     customers: int = Field(description="Distinct customers of the store over the range.")
 
 

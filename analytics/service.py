@@ -123,7 +123,12 @@ async def top_products(pool: asyncpg.Pool, limit: int, filters: Filters) -> TopP
         )
     return TopProducts(
         products=[
-            RankedProduct(rank=row["rank"], product=row["name"], units_sold=row["units_sold"])
+            RankedProduct(
+                rank=row["rank"],
+                product=row["name"],
+                units_sold=row["units_sold"],
+                units_returned=row["units_returned"],
+            )
             for row in rows
         ]
     )

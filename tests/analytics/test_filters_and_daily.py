@@ -140,6 +140,10 @@ def expected_days(sales: list[Sale]) -> list[dict[str, object]]:
             "purchases": len(group),
             "units": sum(len(s.items) for s in group),
             "revenue": sum((s.total for s in group), Decimal(0)),
+            # These sales have no refunds: the gross revenue is the revenue.
+            "gross_revenue": sum((s.total for s in group), Decimal(0)),
+            "refunded": Decimal(0),
+            "refunds": 0,
             "customers": len({s.customer for s in group}),
         }
         for (day, store), group in sorted(days.items())
@@ -147,7 +151,8 @@ def expected_days(sales: list[Sale]) -> list[dict[str, object]]:
 
 
 def as_decimals(days: list[dict[str, object]]) -> list[dict[str, object]]:
-    return [{**day, "revenue": Decimal(str(day["revenue"]))} for day in days]
+    money = ("revenue", "gross_revenue", "refunded")
+    return [{**day, **{field: Decimal(str(day[field])) for field in money}} for day in days]
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -179,6 +184,9 @@ def expected_stores(ledger: Ledger) -> list[dict[str, object]]:
             "purchases": len(ledger.in_store(store)),
             "units": sum(len(s.items) for s in ledger.in_store(store)),
             "revenue": sum((s.total for s in ledger.in_store(store)), Decimal(0)),
+            "gross_revenue": sum((s.total for s in ledger.in_store(store)), Decimal(0)),
+            "refunded": Decimal(0),
+            "refunds": 0,
             "customers": len({s.customer for s in ledger.in_store(store)}),
             "first_day": min(s.day for s in ledger.in_store(store)).isoformat(),
             "last_day": max(s.day for s in ledger.in_store(store)).isoformat(),

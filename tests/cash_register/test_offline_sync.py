@@ -112,6 +112,9 @@ async def test_offline_sales_count_on_their_own_day(
             "purchases": 4,
             "units": 10,
             "revenue": "12.00",
+            "gross_revenue": "12.00",  # no refunds
+            "refunded": "0.00",
+            "refunds": 0,
             "customers": 4,
         }
     ]

@@ -19,12 +19,19 @@ from analytics.owners import Owner, store_in_view
 from analytics.schemas import (
     DailySales,
     DailyTotals,
+    Day,
+    LoyalCustomer,
     LoyalCustomers,
+    RankedProduct,
+    StoreDay,
+    StoreInRange,
     StoresInRange,
+    StoreSummary,
     Supermarkets,
     TopProducts,
     UniqueCustomers,
 )
+from analytics.spreadsheets import AsCsv, csv_table
 from db.health import check_database
 from httpkit.authentication import BEARER
 from httpkit.problems import PROBLEM
@@ -43,6 +50,17 @@ class DataRoute(TypedDict):
 
 
 DATA = DataRoute(dependencies=[BEARER], responses={c: PROBLEM for c in (401, 403, 422, 503)})
+# A view whose table also comes as CSV (`?format=csv` or `Accept: text/csv`).
+TABLE = DataRoute(
+    dependencies=[BEARER],
+    responses={
+        200: {
+            "description": "The view as JSON, or its table as CSV (UTF-8 with a byte order mark).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **DATA["responses"],
+    },
+)
 
 StoreFilter = Annotated[StoreId | None, Query(description="Only this store.")]
 FromDay = Annotated[
@@ -111,7 +129,7 @@ async def unique_customers(
     )
 
 
-@router.get("/loyal-customers", **DATA)
+@router.get("/loyal-customers", response_model=LoyalCustomers, **TABLE)
 async def loyal_customers(
     held: Held,
     source: Source,
@@ -136,7 +154,8 @@ async def loyal_customers(
         ),
     ] = None,
     supermarket_id: StoreFilter = None,
-) -> LoyalCustomers:
+    as_csv: AsCsv = False,
+) -> LoyalCustomers | Response:
     """Customers with at least `min_purchases` purchases (counted in one store when given),
     most purchases first, paginated: follow `next` (keyset), or give `offset`. Loyalty is over
     the whole history: no date range."""
@@ -145,10 +164,11 @@ async def loyal_customers(
     if after is not None and offset:
         raise InvalidCursor("after, offset: give one of them, not both")
     start = Position.of(after) if after is not None else offset
-    return await service.loyal_customers(source, min_purchases, limit, start, supermarket_id)
+    answer = await service.loyal_customers(source, min_purchases, limit, start, supermarket_id)
+    return csv_table(answer.customers, LoyalCustomer, "loyal-customers") if as_csv else answer
 
 
-@router.get("/top-products", response_model_exclude_none=True, **DATA)
+@router.get("/top-products", response_model_exclude_none=True, response_model=TopProducts, **TABLE)
 async def top_products(
     held: Held,
     source: Source,
@@ -157,13 +177,14 @@ async def top_products(
     supermarket_id: StoreFilter = None,
     from_: FromDay = None,
     to: ToDay = None,
-) -> TopProducts:
+    as_csv: AsCsv = False,
+) -> TopProducts | Response:
     """Best sellers by units sold, in one store and/or over a range; products tied with the
     last place are all listed."""
     filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
     answer = await service.top_products(source, limit, filters)
     answer.time_zones = held.time_zones(filters.supermarket_id) if filters.dated else None
-    return answer
+    return csv_table(answer.products, RankedProduct, "top-products") if as_csv else answer
 
 
 def days_in_view(
@@ -193,48 +214,55 @@ def _recent_days(held: Held, store: str | None, from_: date | None, to: date | N
 DaysInView = Annotated[Filters, Depends(days_in_view)]
 
 
-@router.get("/sales/daily", **DATA)
-async def daily_sales(held: Held, source: Source, filters: DaysInView) -> DailySales:
+@router.get("/sales/daily", response_model=DailySales, **TABLE)
+async def daily_sales(
+    held: Held, source: Source, filters: DaysInView, as_csv: AsCsv = False
+) -> DailySales | Response:
     """Per day and store (the store's local days, `time_zones`): purchases, units, revenue
     and distinct customers. Without a range, the last 30 days up to today."""
     answer = await service.daily_sales(source, filters)
     answer.time_zones = held.time_zones(filters.supermarket_id)
-    return answer
+    return csv_table(answer.days, StoreDay, "sales-daily") if as_csv else answer
 
 
-@router.get("/sales/daily-totals", **DATA)
-async def daily_totals(held: Held, source: Source, filters: DaysInView) -> DailyTotals:
+@router.get("/sales/daily-totals", response_model=DailyTotals, **TABLE)
+async def daily_totals(
+    held: Held, source: Source, filters: DaysInView, as_csv: AsCsv = False
+) -> DailyTotals | Response:
     """Every day of the range (days without sales as zeros; each store's local days) for all
     stores in view or one: purchases, units, revenue and distinct customers (one even if in
     two stores). Without a range, the last 30 days up to today."""
     answer = await service.daily_totals(source, filters, held.visitors, held.stores)
     answer.time_zones = held.time_zones(filters.supermarket_id)
-    return answer
+    return csv_table(answer.days, Day, "sales-daily-totals") if as_csv else answer
 
 
-@router.get("/sales/by-store", **DATA)
+@router.get("/sales/by-store", response_model=StoresInRange, **TABLE)
 async def sales_by_store(
     held: Held,
     source: Source,
     owner: Owner,
     from_: FromDay = None,
     to: ToDay = None,
-) -> StoresInRange:
+    as_csv: AsCsv = False,
+) -> StoresInRange | Response:
     """Each store over the range (a store manager's key: its own only): purchases, units,
     revenue and distinct customers. Without a range, the last 30 days up to today."""
     own = store_in_view(owner, None)
     filters = _recent_days(held, own, from_, to)
     answer = await service.stores_between(source, filters, held.visitors)
     answer.time_zones = held.time_zones(own)
-    return answer
+    return csv_table(answer.supermarkets, StoreInRange, "sales-by-store") if as_csv else answer
 
 
-@router.get("/supermarkets", **DATA)
-async def supermarkets(held: Held, source: Source, owner: Owner) -> Supermarkets:
+@router.get("/supermarkets", response_model=Supermarkets, **TABLE)
+async def supermarkets(
+    held: Held, source: Source, owner: Owner, as_csv: AsCsv = False
+) -> Supermarkets | Response:
     """Each store with its purchases, units, revenue, distinct customers and trading days (a
     store manager's key: its own store only)."""
     answer = await service.supermarkets(source)
     own = store_in_view(owner, None)
     if own is not None:
         answer.supermarkets = [s for s in answer.supermarkets if s.supermarket_id == own]
-    return answer
+    return csv_table(answer.supermarkets, StoreSummary, "supermarkets") if as_csv else answer

@@ -49,6 +49,15 @@ TILL_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
+# The header that makes a sale's or a refund's retry safe.
+IdempotencyKey = Annotated[
+    SaleKey | None,
+    Header(
+        alias=IDEMPOTENCY_KEY,
+        description=f"Makes retries safe: {SALE_KEY_RULE}, e.g. the till's id and its "
+        "receipt number. A retry with the same key and body gets the original answer.",
+    ),
+]
 REPLAYED_HEADER = {
     "Idempotent-Replayed": {
         "description": "`true` when this is the original receipt of an earlier request with "
@@ -225,14 +234,7 @@ async def post_purchase(
     request: Request,
     purchase: PurchaseRequest,
     held: Held,
-    idempotency_key: Annotated[
-        SaleKey | None,
-        Header(
-            alias=IDEMPOTENCY_KEY,
-            description=f"Makes retries safe: {SALE_KEY_RULE}, e.g. the till's id and its "
-            "receipt number. A retry with the same key and body gets the original receipt.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record one purchase and answer with its receipt once its batch has committed.
 

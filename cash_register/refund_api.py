@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from starlette.responses import Response
 
 from cash_register import refunds
-from cash_register.api import IDEMPOTENCY_KEY, REPLAYED_HEADER, json_answer
+from cash_register.api import REPLAYED_HEADER, IdempotencyKey, json_answer
 from cash_register.errors import OwnerCannotRefund
 from cash_register.lifetime import Held
 from cash_register.schemas import RefundReceipt, RefundRequest, SaleToRefund
@@ -16,7 +16,6 @@ from db.access_keys import Credential
 from httpkit.authentication import BEARER, caller_of_kind
 from httpkit.problems import PROBLEM
 from httpkit.request_ids import current_request_id
-from shop.rules import SALE_KEY_RULE, SaleKey
 
 router = APIRouter()
 
@@ -54,17 +53,10 @@ async def get_sale(purchase_id: int, till: RefundingTill, held: Held) -> Respons
     },
 )
 async def post_refund(
-    request: Request,
     refund: RefundRequest,
     till: RefundingTill,
     held: Held,
-    idempotency_key: Annotated[
-        SaleKey | None,
-        Header(
-            alias=IDEMPOTENCY_KEY,
-            description=f"Makes retries safe, as on POST /purchase: {SALE_KEY_RULE}.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
     approval_key: Annotated[
         str | None,
         Header(

@@ -23,6 +23,8 @@ from analytics.schemas import (
     LoyalCustomer,
     LoyalCustomers,
     RankedProduct,
+    ReturnedProduct,
+    ReturnedProducts,
     StoreDay,
     StoreInRange,
     StoresInRange,
@@ -86,6 +88,7 @@ async def service_info(request: Request) -> Any:
             "unique_customers": f"{base}/unique-customers",
             "loyal_customers": f"{base}/loyal-customers?min_purchases=3&limit=100&offset=0",
             "top_products": f"{base}/top-products?limit=3",
+            "returned_products": f"{base}/returned-products?limit=5",
             "daily_sales": f"{base}/sales/daily",
             "daily_totals": f"{base}/sales/daily-totals",
             "sales_by_store": f"{base}/sales/by-store",
@@ -185,6 +188,32 @@ async def top_products(
     answer = await service.top_products(source, limit, filters)
     answer.time_zones = held.time_zones(filters.supermarket_id) if filters.dated else None
     return csv_table(answer.products, RankedProduct, "top-products") if as_csv else answer
+
+
+@router.get(
+    "/returned-products",
+    response_model_exclude_none=True,
+    response_model=ReturnedProducts,
+    **TABLE,
+)
+async def returned_products(
+    held: Held,
+    source: Source,
+    owner: Owner,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+    supermarket_id: StoreFilter = None,
+    from_: FromDay = None,
+    to: ToDay = None,
+    as_csv: AsCsv = False,
+) -> ReturnedProducts | Response:
+    """The products most taken back by refunds, in units, with what their refunds gave back:
+    at one store (where the refunds were taken) and/or over a range of the refunds' days."""
+    filters = check_filters(held.stores, store_in_view(owner, supermarket_id), from_, to)
+    answer = await service.returned_products(source, limit, filters)
+    answer.time_zones = held.time_zones(filters.supermarket_id) if filters.dated else None
+    if as_csv:
+        return csv_table(answer.products, ReturnedProduct, "returned-products")
+    return answer
 
 
 def days_in_view(

@@ -262,3 +262,14 @@ LEFT JOIN refunded r ON r.supermarket_id = m.id
 WHERE $3::text IS NULL OR m.id = $3
 ORDER BY m.id
 """
+
+# The products most taken back, in one store and/or over a range of the refunds' days: reads
+# the daily returns rollup (days x stores x products returned, nothing per refund).
+RETURNED_PRODUCTS = """
+SELECT p.name, sum(r.units)::bigint AS units_returned, sum(r.refunded) AS refunded
+FROM daily_product_returns r JOIN products p ON p.id = r.product_id
+WHERE ($2::date IS NULL OR r.day BETWEEN $2 AND $3) AND ($4::text IS NULL OR r.supermarket_id = $4)
+GROUP BY p.name
+ORDER BY units_returned DESC, p.name
+LIMIT $1
+"""

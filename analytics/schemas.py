@@ -43,6 +43,20 @@ class RankedProduct(BaseModel):
     units_returned: int = Field(description="Units of it taken back by refunds.")
 
 
+class ReturnedProduct(BaseModel):
+    product: str
+    units_returned: int
+    refunded: Decimal = Field(description="What its refunds gave back, a decimal string.")
+
+
+class ReturnedProducts(BaseModel):
+    products: list[ReturnedProduct]
+    time_zones: dict[str, str] | None = Field(
+        default=None,
+        description="The IANA time zone of each store in view: its days are its local days.",
+    )
+
+
 class NetRevenue(BaseModel):
     """Revenue net of refunds, with what it is made of. Money as decimal strings."""
 

@@ -17,6 +17,8 @@ from analytics.schemas import (
     LoyalCustomer,
     LoyalCustomers,
     RankedProduct,
+    ReturnedProduct,
+    ReturnedProducts,
     StoreDay,
     StoreInRange,
     StoresInRange,
@@ -195,4 +197,24 @@ async def stores_between(pool: asyncpg.Pool, filters: Filters, visitors: Visitor
             )
             for row in rows
         ],
+    )
+
+
+async def returned_products(pool: asyncpg.Pool, limit: int, filters: Filters) -> ReturnedProducts:
+    """The products most taken back (in a store, over a range of the refunds' days)."""
+    rows = await _ask(
+        pool,
+        lambda c: c.fetch(
+            queries.RETURNED_PRODUCTS, limit, filters.from_, filters.to, filters.supermarket_id
+        ),
+    )
+    return ReturnedProducts(
+        products=[
+            ReturnedProduct(
+                product=row["name"],
+                units_returned=row["units_returned"],
+                refunded=row["refunded"],
+            )
+            for row in rows
+        ]
     )

@@ -41,7 +41,7 @@ def csv_table(rows: Sequence[BaseModel], row_type: type[BaseModel], name: str) -
     """The rows as a CSV file named `name.csv`, a header row first (even with no rows)."""
     buffer = io.StringIO()
     buffer.write(BYTE_ORDER_MARK)
-    fields = list(row_type.model_fields)
+    fields = _columns(row_type)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(fields)
     for row in rows:
@@ -52,3 +52,10 @@ def csv_table(rows: Sequence[BaseModel], row_type: type[BaseModel], name: str) -
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+def _columns(row_type: type[BaseModel]) -> list[str]:
+    """The row's own fields first (what the row is: its day, its store), then those it
+    inherits (the revenue figures every table shares)."""
+    own = [name for name in row_type.__annotations__ if name in row_type.model_fields]
+    return own + [name for name in row_type.model_fields if name not in own]

@@ -68,17 +68,24 @@ const Dashboard = (() => {
     Screen.say("Loading…");
     state.asOf = null;
     try {
-      const [totals, byStore, unique, top] = await Promise.all([
+      const range = new URLSearchParams({ from: byId("from").value, to: byId("to").value });
+      const [totals, byStore, unique, top, returned] = await Promise.all([
         ask(`/sales/daily-totals?${query()}`),
-        ask(`/sales/by-store?${new URLSearchParams({ from: byId("from").value, to: byId("to").value })}`),
+        ask(`/sales/by-store?${range}`),
         ask(`/unique-customers?${query()}`),
         ask(`/top-products?${query({ limit: 3 })}`),
+        ask(`/returned-products?${query({ limit: 5 })}`),
       ]);
       state.days = totals.days;
       showFigures(totals.days, unique.unique_customers);
       showDaily();
       showStores(byStore.supermarkets);
       showTop(top.products);
+      showReturned(returned.products);
+      byId("daily-csv").href = `/sales/daily-totals?${query({ format: "csv" })}`;
+      byId("stores-csv").href = `/sales/by-store?${range}&format=csv`;
+      byId("top-csv").href = `/top-products?${query({ limit: 3, format: "csv" })}`;
+      byId("returned-csv").href = `/returned-products?${query({ limit: 5, format: "csv" })}`;
       state.loyalOffset = 0;
       await showLoyal();
       showFreshness();
@@ -95,6 +102,11 @@ const Dashboard = (() => {
     byId("purchases").textContent = count(sum("purchases"));
     byId("units").textContent = count(sum("units"));
     byId("unique").textContent = count(unique);
+    const refunded = Screen.total(days.map((day) => ({ quantity: 1, unitPrice: day.refunded })));
+    const gross = Screen.total(days.map((day) => ({ quantity: 1, unitPrice: day.gross_revenue })));
+    const share = Number(gross) ? ` (${(100 * Number(refunded) / Number(gross)).toFixed(1)}% of gross)` : "";
+    byId("refunds").textContent = count(sum("refunds"));
+    byId("refunded").textContent = `${Screen.money(refunded)} refunded${share}`;
   }
 
   function showDaily() {
@@ -122,7 +134,8 @@ const Dashboard = (() => {
     const store = byId("store").value;
     const shown = store ? stores.filter((s) => s.supermarket_id === store) : stores;
     byId("stores").replaceChildren(...shown.map((s) => row([
-      [s.supermarket_id], [Screen.money(s.revenue), true], [count(s.purchases), true],
+      [s.supermarket_id], [Screen.money(s.revenue), true], [Screen.money(s.refunded), true],
+      [count(s.purchases), true],
       [count(s.units), true], [count(s.customers), true],
     ])));
     Charts.bars(byId("store-chart"), shown.map((s) => ({
@@ -132,9 +145,16 @@ const Dashboard = (() => {
 
   function showTop(products) {
     byId("top").replaceChildren(...products.map((p) => row([
-      [p.rank, true], [p.product], [count(p.units_sold), true],
+      [p.rank, true], [p.product], [count(p.units_sold), true], [count(p.units_returned), true],
     ])));
-    if (!products.length) byId("top").replaceChildren(row([["—"], ["no sales in this range"], [""]]));
+    if (!products.length) byId("top").replaceChildren(row([["—"], ["no sales in this range"], [""], [""]]));
+  }
+
+  function showReturned(products) {
+    byId("returned").replaceChildren(...products.map((p) => row([
+      [p.product], [count(p.units_returned), true], [Screen.money(p.refunded), true],
+    ])));
+    if (!products.length) byId("returned").replaceChildren(row([["no refunds in this range"], [""], [""]]));
   }
 
   async function showLoyal() {
@@ -142,6 +162,7 @@ const Dashboard = (() => {
     const parameters = new URLSearchParams({ min_purchases: 3, limit: LOYAL_PAGE, offset: state.loyalOffset });
     if (store) parameters.set("supermarket_id", store);
     const loyal = await ask(`/loyal-customers?${parameters}`);
+    byId("loyal-csv").href = `/loyal-customers?${parameters}&format=csv`;
     state.loyalCount = loyal.count;
     byId("loyal-count").textContent = count(loyal.count);
     byId("loyal").replaceChildren(...loyal.customers.map((c) => row([[c.user_id], [count(c.purchases), true]])));

@@ -54,3 +54,14 @@ async def test_a_refund_at_another_store_shows_there_net_and_in_the_products(
     ranged = await analytics.get("/top-products", params={"from": today, "to": today})
     milk = next(row for row in ranged.json()["products"] if row["product"] == "milk")
     assert (milk["units_sold"], milk["units_returned"]) == (1, 2)
+    returned = await analytics.get("/returned-products", params={"from": today, "to": today})
+    [most] = returned.json()["products"]
+    assert (most["product"], most["units_returned"], Decimal(most["refunded"])) == ("milk", 2, back)
+    as_csv = await analytics.get("/returned-products", params={"format": "csv"})
+    assert as_csv.content.decode("utf-8-sig").splitlines() == [
+        "product,units_returned,refunded", f"milk,2,{most['refunded']}",
+    ]  # fmt: skip
+    at_the_sales_store = await analytics.get(
+        "/returned-products", params={"supermarket_id": "SMKT001"}
+    )
+    assert at_the_sales_store.json()["products"] == []  # booked where it was taken back

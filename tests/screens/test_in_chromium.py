@@ -75,6 +75,22 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     assert freshness is not None
     shown = datetime.strptime(freshness.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert shown >= stored["purchased_at"].replace(microsecond=0)
+    await expect(dashboard.locator("#refunds")).to_have_text("0")
+    await expect(dashboard.locator("#returned")).to_contain_text("no refunds")
+    # Every column of the per-store table is in sight at 1280 px.
+    await dashboard.set_viewport_size({"width": 1280, "height": 900})
+    last_column = await dashboard.locator("#stores-title ~ .table-wrap th").last.bounding_box()
+    assert last_column is not None
+    assert last_column["x"] + last_column["width"] <= 1280
+    # Each table downloads as CSV, signed in by the session like the page.
+    href = await dashboard.locator("#stores-csv").get_attribute("href")
+    assert href is not None
+    assert "format=csv" in href
+    download = await dashboard.request.get(servers["analytics"] + href)
+    assert download.ok
+    lines = (await download.body()).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("supermarket_id,")
+    assert any(line.startswith("SMKT002,") for line in lines)
     await dashboard.screenshot(path=screenshot_path("dashboard"), full_page=True)
 
     assert traffic.seen, "the browser's requests were recorded"

@@ -133,3 +133,48 @@ def _amount(shown: str) -> Decimal:
     """The number in a formatted amount such as '€4.20' or '4,20 €'."""
     digits = "".join(ch for ch in shown if ch.isdigit() or ch in ".,")
     return Decimal(digits.replace(",", "."))
+
+
+async def test_goods_taken_back_at_the_till_by_keyboard_with_an_owners_approval(
+    context: BrowserContext,
+    servers: dict[str, str],
+    keys: ChainKeys,
+    catalog: asyncpg.Connection,
+    traffic: Traffic,
+) -> None:
+    """Return mode: the receipt number, Enter, the units by keyboard, Ctrl+Enter; a refund
+    above the approval threshold asks for an owner's key, then goes through, once."""
+    till = await context.new_page()
+    await till.goto(servers["cash_register"] + "/")
+    await sign_in(till, keys.tills["SMKT003"])
+    sold = await till.request.post(
+        servers["cash_register"] + "/purchase",
+        data={"supermarket_id": "SMKT003", "items": ["chicken"] * 9 + ["milk"]},
+        headers={"Authorization": f"Bearer {keys.tills['SMKT003']}"},
+    )
+    assert sold.status == 201
+    purchase = (await sold.json())["purchase_id"]
+
+    await till.keyboard.press("Alt+r")
+    await expect(till.locator("#return-receipt")).to_be_focused()
+    await till.keyboard.type(str(purchase))
+    await till.keyboard.press("Enter")
+    await expect(till.locator("#return-lines tr")).to_have_count(2)
+    # The first line (milk, by product order) has the focus; Tab to chicken: all nine back.
+    await till.keyboard.press("Tab")
+    await till.keyboard.type("9")
+    await till.keyboard.press("Control+Enter")
+    await expect(till.locator("#approval-key")).to_be_focused()
+    await expect(till.locator("#status")).to_contain_text("approval")
+    assert await catalog.fetchval("SELECT count(*) FROM refunds") == 0
+    await till.keyboard.type(keys.owner)
+    await till.keyboard.press("Control+Enter")
+    await expect(till.locator("#refund-number")).to_be_visible()
+    refund = one(await catalog.fetchrow("SELECT total_amount, approved_by, till_id FROM refunds"))
+    prices = pairs(await catalog.fetch("SELECT name, unit_price FROM products"))
+    assert refund["total_amount"] == 9 * prices["chicken"]
+    assert (refund["approved_by"], refund["till_id"]) == ("test-owner", "till-smkt003")
+    shown = (await till.locator("#refund-number").inner_text()).rsplit("·", 1)[1]
+    assert _amount(shown) == refund["total_amount"]
+    await till.screenshot(path=screenshot_path("till-refund"), full_page=True)
+    assert traffic.elsewhere() == []

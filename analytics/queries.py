@@ -169,8 +169,10 @@ WITH sales AS (
     GROUP BY day, supermarket_id
 ),
 refunded AS (
-    SELECT day, supermarket_id, refunds, refunded FROM daily_refunds
+    SELECT day, supermarket_id, sum(refunds)::bigint AS refunds, sum(refunded) AS refunded
+    FROM daily_refunds
     WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR supermarket_id = $3)
+    GROUP BY day, supermarket_id
 )
 SELECT day, supermarket_id, coalesce(s.purchases, 0) AS purchases,
        coalesce(s.units, 0) AS units,

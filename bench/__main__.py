@@ -4,6 +4,7 @@ Purchases: a private PostgreSQL (or BENCH_DATABASE_URL's server) with the seed d
 register with 2 workers, then wrk GET /health (the server's own ceiling), wrk POST /purchase
 (the mix of purchase.lua) and pgbench running the very same purchase statement as one
 transaction per purchase; every acknowledged purchase must be stored exactly once.
+Refunds: POST /refunds of the sales a POST /purchase run acknowledged, between two such runs.
 Topology: nginx before 1, 2 and 3 cash registers on a primary with a streaming replica.
 Analytics: each endpoint's latency at the seed's size and after loading generated purchases
 with the loader, whose rate is measured against bench/loader_floor.sql in the same run.
@@ -19,6 +20,7 @@ import sys
 from bench.analytics import ANALYTICS, run_analytics_benchmark
 from bench.goals import Section, goals_table, record
 from bench.purchases import PURCHASES, run_purchase_benchmark
+from bench.refunds import REFUNDS, run_refund_benchmark
 from bench.topology import TOPOLOGY, run_topology_benchmark
 
 
@@ -30,7 +32,9 @@ def main() -> int:
     parser.add_argument(
         "--saturation-runs", type=int, default=3, help="consecutive saturated POST /purchase runs"
     )
-    parser.add_argument("--only", choices=[PURCHASES, TOPOLOGY, ANALYTICS], help="run one section")
+    parser.add_argument(
+        "--only", choices=[PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS], help="run one section"
+    )
     parser.add_argument(
         "--purchases",
         type=int,
@@ -51,12 +55,16 @@ def main() -> int:
                 arguments.saturation_runs,
             )
         )
+    if arguments.only in (None, REFUNDS):
+        sections.append(
+            run_refund_benchmark(arguments.seconds, arguments.connections, arguments.workers)
+        )
     if arguments.only in (None, TOPOLOGY):
         sections.append(run_topology_benchmark(arguments.seconds, arguments.connections))
     if arguments.only in (None, ANALYTICS):
         size = 10_000_000 if arguments.ten_million else arguments.purchases
         sections.append(run_analytics_benchmark(size))
-    record(sections, [PURCHASES, TOPOLOGY, ANALYTICS])
+    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS])
     for section in sections:
         print(section.report)
     print(goals_table(sections))

@@ -106,13 +106,13 @@ CREATE FUNCTION public.count_refunds() RETURNS trigger
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    INSERT INTO daily_refunds AS d (day, supermarket_id, refunds, refunded)
-    SELECT (n.refunded_at AT TIME ZONE s.time_zone)::date, n.supermarket_id, count(*),
-           sum(n.total_amount)
+    INSERT INTO daily_refunds AS d (day, supermarket_id, shard, refunds, refunded)
+    SELECT (n.refunded_at AT TIME ZONE s.time_zone)::date, n.supermarket_id, aggregate_shard(),
+           count(*), sum(n.total_amount)
     FROM new_refunds n JOIN supermarkets s ON s.id = n.supermarket_id
     GROUP BY 1, 2
     ORDER BY 1, 2
-    ON CONFLICT (day, supermarket_id) DO UPDATE
+    ON CONFLICT (day, supermarket_id, shard) DO UPDATE
         SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
 END
@@ -123,15 +123,16 @@ CREATE FUNCTION public.count_units_returned() RETURNS trigger
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    INSERT INTO daily_product_returns AS d (day, supermarket_id, product_id, units, refunded)
+    INSERT INTO daily_product_returns AS d
+        (day, supermarket_id, product_id, shard, units, refunded)
     SELECT (r.refunded_at AT TIME ZONE s.time_zone)::date, r.supermarket_id, n.product_id,
-           sum(n.quantity), sum(n.quantity * n.unit_price)
+           aggregate_shard(), sum(n.quantity), sum(n.quantity * n.unit_price)
     FROM new_lines n
     JOIN refunds r ON r.id = n.refund_id
     JOIN supermarkets s ON s.id = r.supermarket_id
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
-    ON CONFLICT (day, supermarket_id, product_id) DO UPDATE
+    ON CONFLICT (day, supermarket_id, product_id, shard) DO UPDATE
         SET units = d.units + excluded.units, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
 END
@@ -396,11 +397,11 @@ BEGIN
     LOCK TABLE refunds, refund_lines IN SHARE MODE;
     DELETE FROM daily_refunds WHERE supermarket_id = NEW.id;
     DELETE FROM daily_product_returns WHERE supermarket_id = NEW.id;
-    INSERT INTO daily_refunds (day, supermarket_id, refunds, refunded)
-    SELECT (refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, count(*), sum(total_amount)
+    INSERT INTO daily_refunds (day, supermarket_id, shard, refunds, refunded)
+    SELECT (refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, 0, count(*), sum(total_amount)
     FROM refunds WHERE supermarket_id = NEW.id GROUP BY 1;
-    INSERT INTO daily_product_returns (day, supermarket_id, product_id, units, refunded)
-    SELECT (r.refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, l.product_id,
+    INSERT INTO daily_product_returns (day, supermarket_id, product_id, shard, units, refunded)
+    SELECT (r.refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, l.product_id, 0,
            sum(l.quantity), sum(l.quantity * l.unit_price)
     FROM refunds r JOIN refund_lines l ON l.refund_id = r.id
     WHERE r.supermarket_id = NEW.id GROUP BY 1, 3;
@@ -711,6 +712,7 @@ CREATE TABLE public.daily_product_returns (
     day date NOT NULL,
     supermarket_id text NOT NULL,
     product_id integer NOT NULL,
+    shard smallint NOT NULL,
     units bigint NOT NULL,
     refunded numeric(16,2) NOT NULL
 );
@@ -727,6 +729,7 @@ CREATE TABLE public.daily_product_sales (
 CREATE TABLE public.daily_refunds (
     day date NOT NULL,
     supermarket_id text NOT NULL,
+    shard smallint NOT NULL,
     refunds bigint NOT NULL,
     refunded numeric(16,2) NOT NULL
 );
@@ -1003,13 +1006,13 @@ ALTER TABLE ONLY public.daily_customers
     ADD CONSTRAINT daily_customers_pkey PRIMARY KEY (day, supermarket_id, customer_id);
 
 ALTER TABLE ONLY public.daily_product_returns
-    ADD CONSTRAINT daily_product_returns_pkey PRIMARY KEY (day, supermarket_id, product_id);
+    ADD CONSTRAINT daily_product_returns_pkey PRIMARY KEY (day, supermarket_id, product_id, shard);
 
 ALTER TABLE ONLY public.daily_product_sales
     ADD CONSTRAINT daily_product_sales_pkey PRIMARY KEY (day, supermarket_id, product_id, shard);
 
 ALTER TABLE ONLY public.daily_refunds
-    ADD CONSTRAINT daily_refunds_pkey PRIMARY KEY (day, supermarket_id);
+    ADD CONSTRAINT daily_refunds_pkey PRIMARY KEY (day, supermarket_id, shard);
 
 ALTER TABLE ONLY public.daily_sales
     ADD CONSTRAINT daily_sales_pkey PRIMARY KEY (day, supermarket_id, shard);

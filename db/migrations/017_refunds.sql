@@ -49,33 +49,37 @@ CREATE TRIGGER refund_lines_not_truncated BEFORE TRUNCATE ON refund_lines
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncating_sales();
 
 -- The owners' figures of refunds, per refunding store and its local day, and per product,
--- kept in the refund's own statement as the sales' are.
+-- kept in the refund's own statement as the sales' are. Sharded as the sales' rollups are
+-- (aggregate_shard): a store's day is one row per shard, so refunds committing at once do not
+-- queue on one row's lock; the analytics sum the shards.
 CREATE TABLE daily_refunds (
     day date NOT NULL,
     supermarket_id text NOT NULL,
+    shard smallint NOT NULL,
     refunds bigint NOT NULL,
     refunded numeric(16, 2) NOT NULL,
-    PRIMARY KEY (day, supermarket_id)
+    PRIMARY KEY (day, supermarket_id, shard)
 );
 CREATE TABLE daily_product_returns (
     day date NOT NULL,
     supermarket_id text NOT NULL,
     product_id integer NOT NULL,
+    shard smallint NOT NULL,
     units bigint NOT NULL,
     refunded numeric(16, 2) NOT NULL,
-    PRIMARY KEY (day, supermarket_id, product_id)
+    PRIMARY KEY (day, supermarket_id, product_id, shard)
 );
 
 CREATE FUNCTION count_refunds() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO daily_refunds AS d (day, supermarket_id, refunds, refunded)
-    SELECT (n.refunded_at AT TIME ZONE s.time_zone)::date, n.supermarket_id, count(*),
-           sum(n.total_amount)
+    INSERT INTO daily_refunds AS d (day, supermarket_id, shard, refunds, refunded)
+    SELECT (n.refunded_at AT TIME ZONE s.time_zone)::date, n.supermarket_id, aggregate_shard(),
+           count(*), sum(n.total_amount)
     FROM new_refunds n JOIN supermarkets s ON s.id = n.supermarket_id
     GROUP BY 1, 2
     ORDER BY 1, 2
-    ON CONFLICT (day, supermarket_id) DO UPDATE
+    ON CONFLICT (day, supermarket_id, shard) DO UPDATE
         SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
 END
@@ -86,15 +90,16 @@ CREATE TRIGGER refunds_counted AFTER INSERT ON refunds REFERENCING NEW TABLE AS 
 CREATE FUNCTION count_units_returned() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO daily_product_returns AS d (day, supermarket_id, product_id, units, refunded)
+    INSERT INTO daily_product_returns AS d
+        (day, supermarket_id, product_id, shard, units, refunded)
     SELECT (r.refunded_at AT TIME ZONE s.time_zone)::date, r.supermarket_id, n.product_id,
-           sum(n.quantity), sum(n.quantity * n.unit_price)
+           aggregate_shard(), sum(n.quantity), sum(n.quantity * n.unit_price)
     FROM new_lines n
     JOIN refunds r ON r.id = n.refund_id
     JOIN supermarkets s ON s.id = r.supermarket_id
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
-    ON CONFLICT (day, supermarket_id, product_id) DO UPDATE
+    ON CONFLICT (day, supermarket_id, product_id, shard) DO UPDATE
         SET units = d.units + excluded.units, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
 END
@@ -111,11 +116,11 @@ BEGIN
     LOCK TABLE refunds, refund_lines IN SHARE MODE;
     DELETE FROM daily_refunds WHERE supermarket_id = NEW.id;
     DELETE FROM daily_product_returns WHERE supermarket_id = NEW.id;
-    INSERT INTO daily_refunds (day, supermarket_id, refunds, refunded)
-    SELECT (refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, count(*), sum(total_amount)
+    INSERT INTO daily_refunds (day, supermarket_id, shard, refunds, refunded)
+    SELECT (refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, 0, count(*), sum(total_amount)
     FROM refunds WHERE supermarket_id = NEW.id GROUP BY 1;
-    INSERT INTO daily_product_returns (day, supermarket_id, product_id, units, refunded)
-    SELECT (r.refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, l.product_id,
+    INSERT INTO daily_product_returns (day, supermarket_id, product_id, shard, units, refunded)
+    SELECT (r.refunded_at AT TIME ZONE NEW.time_zone)::date, NEW.id, l.product_id, 0,
            sum(l.quantity), sum(l.quantity * l.unit_price)
     FROM refunds r JOIN refund_lines l ON l.refund_id = r.id
     WHERE r.supermarket_id = NEW.id GROUP BY 1, 3;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Path
 from starlette.responses import Response
 
 from cash_register import refunds
@@ -16,6 +16,7 @@ from db.access_keys import Credential
 from httpkit.authentication import BEARER, caller_of_kind
 from httpkit.problems import PROBLEM
 from httpkit.request_ids import current_request_id
+from shop.rules import MAX_RECEIPT_NUMBER
 
 router = APIRouter()
 
@@ -34,7 +35,11 @@ REFUND_PROBLEMS: dict[int | str, dict[str, Any]] = {
     dependencies=[BEARER],
     responses=REFUND_PROBLEMS,
 )
-async def get_sale(purchase_id: int, till: RefundingTill, held: Held) -> Response:
+async def get_sale(
+    purchase_id: Annotated[int, Path(ge=1, le=MAX_RECEIPT_NUMBER)],
+    till: RefundingTill,
+    held: Held,
+) -> Response:
     """A sale's receipt, as `POST /purchase` answered it, with per line the units refunded so
     far and those still refundable. Any till of the chain may look up any receipt: customers
     return goods to another store of the chain."""

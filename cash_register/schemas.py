@@ -20,6 +20,7 @@ from httpkit.problems import describe, validation_errors
 from shop.rules import (
     LOYALTY_CARD_RULE,
     MAX_ITEMS_PER_PURCHASE,
+    MAX_RECEIPT_NUMBER,
     MAX_SALES_PER_UPLOAD,
     LoyaltyCard,
     SaleKey,
@@ -167,7 +168,9 @@ class RefundRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purchase_id: int = Field(ge=1, description="The receipt number of the sale.")
+    purchase_id: int = Field(
+        ge=1, le=MAX_RECEIPT_NUMBER, description="The receipt number of the sale."
+    )
     lines: list[RefundLine] | Literal["all"] = Field(
         description='The lines taken back, or "all" that is still refundable.'
     )

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, StringConstraints
 
 MAX_ITEMS_PER_PURCHASE = 100
 MAX_SALES_PER_UPLOAD = 1000  # sales in one offline upload
+MAX_RECEIPT_NUMBER = 2**63 - 1  # a purchase id is a bigint: a larger one names no sale
 
 # The business days a question may name: a chain's history and its coming years, nothing a
 # calendar's edge could overflow on (9999-12-31 plus a month is no date).

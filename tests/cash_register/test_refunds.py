@@ -240,3 +240,13 @@ async def test_tills_racing_for_the_last_unit_over_two_workers_one_gets_it(
     assert statuses == [201] + [409] * 23
     assert await stored_refunds(catalog) == 1
     assert await catalog.fetchval("SELECT refunded FROM refunded_lines") == 1
+
+
+async def test_a_receipt_number_beyond_any_sale_is_a_422_not_an_error(
+    till: httpx.AsyncClient, keys: ChainKeys
+) -> None:
+    huge = 2**64
+    looked = await till.get(f"/purchases/{huge}", headers=keys.till_headers("SMKT001"))
+    refunded = await refund(till, keys, {"purchase_id": huge, "lines": "all", "reason": "returned"})
+    assert (looked.status_code, refunded.status_code) == (422, 422)
+    assert refunded.json()["detail"].startswith("purchase_id:")

@@ -3,19 +3,7 @@
 -- stores. Every acknowledged purchase_id is kept so the harness can check each was stored.
 local products = {"milk", "bread", "eggs", "chicken", "apples", "toilet paper", "cereal",
                   "cheese", "yogurt", "orange juice"}
-local threads = {}
-dofile(os.getenv("BENCH_DIR") .. "/report.lua")
-
-function setup(thread)
-   thread:set("id", #threads + 1)
-   table.insert(threads, thread)
-end
-
--- Each store's till key: BENCH_TILL_KEYS="SMKT001=key;SMKT002=key;SMKT003=key".
-local till_keys = {}
-for store, key in string.gmatch(os.getenv("BENCH_TILL_KEYS") or "", "([^=;]+)=([^;]+)") do
-   till_keys[store] = key
-end
+dofile(os.getenv("BENCH_DIR") .. "/tills.lua")
 
 function init(args)
    math.randomseed(os.time() * 1000 + id)

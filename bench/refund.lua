@@ -3,18 +3,7 @@
 -- threads, thread 1 takes the odd lines of the list and thread 2 the even ones, so no sale is
 -- refunded twice while the list lasts; past its end a thread starts over, and those refunds
 -- are 409s, counted apart.
-local threads = {}
-dofile(os.getenv("BENCH_DIR") .. "/report.lua")
-
-function setup(thread)
-   thread:set("id", #threads + 1)
-   table.insert(threads, thread)
-end
-
-local till_keys = {}
-for store, key in string.gmatch(os.getenv("BENCH_TILL_KEYS") or "", "([^=;]+)=([^;]+)") do
-   till_keys[store] = key
-end
+dofile(os.getenv("BENCH_DIR") .. "/tills.lua")
 
 function init(args)
    sales = {}

@@ -47,6 +47,18 @@ def full_upload(number: int, sales: int = 1000, items: int = 100) -> bytes:
     return orjson.dumps(body)
 
 
+async def another_tills_upload(
+    client: httpx.AsyncClient, keys: ChainKeys, number: int
+) -> httpx.Response:
+    """One sale uploaded by the till of the other store."""
+    [sale] = orjson.loads(full_upload(number, sales=1))["purchases"]
+    return await client.post(
+        "/purchases",
+        json={"purchases": [{**sale, "supermarket_id": LIVE}]},
+        headers=keys.till_headers(LIVE),
+    )
+
+
 def p99(seconds: list[float]) -> float:
     ordered = sorted(seconds)
     return ordered[int(len(ordered) * 0.99) - 1]
@@ -142,12 +154,7 @@ async def test_a_second_upload_of_a_till_meanwhile_is_a_429_and_another_tills_go
         while not await catalog.fetchval("SELECT count(*) FROM uploads_in_progress"):  # noqa: ASYNC110 (the claim is in another connection)
             await asyncio.sleep(0.001)
         second = await client.post("/purchases", content=full_upload(2, sales=3), headers=headers)
-        other = await client.post(
-            "/purchases",
-            json={"purchases": [{**orjson.loads(full_upload(3, sales=1))["purchases"][0],
-                                 "supermarket_id": LIVE}]},
-            headers=keys.till_headers(LIVE),
-        )  # fmt: skip
+        other = await another_tills_upload(client, keys, 3)
         assert (await first).status_code == 200
     assert second.status_code == 429
     assert second.headers["content-type"] == "application/problem+json"
@@ -175,12 +182,7 @@ async def test_uploads_are_paid_for_by_their_items(
         await asyncio.sleep(1)
         small = await client.post("/purchases", content=full_upload(2, sales=1), headers=headers)
         refused = await client.post("/purchases", content=full_upload(3, sales=1), headers=headers)
-        other = await client.post(
-            "/purchases",
-            json={"purchases": [{**orjson.loads(full_upload(4, sales=1))["purchases"][0],
-                                 "supermarket_id": LIVE}]},
-            headers=keys.till_headers(LIVE),
-        )  # fmt: skip
+        other = await another_tills_upload(client, keys, 4)
     assert [largest.status_code, small.status_code, refused.status_code] == [200, 200, 429]
     assert largest.json()["created"] == 1000
     assert refused.json()["type"] == "/problems/upload-budget-spent"

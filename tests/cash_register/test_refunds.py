@@ -4,6 +4,7 @@ than was sold, booked at the refunding store; sales stay as they were."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -181,8 +182,10 @@ async def test_an_owner_cannot_refund(till: httpx.AsyncClient, keys: ChainKeys) 
 
 
 async def test_a_large_refund_needs_an_owner_of_the_store_to_approve(
-    till: httpx.AsyncClient, keys: ChainKeys, catalog: asyncpg.Connection
-) -> None:
+    till: httpx.AsyncClient, keys: ChainKeys, catalog: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG)
     sold = await sale(till, keys, ["chicken"] * 10)  # 65.00: above the 50.00 threshold
     body = {"purchase_id": sold["purchase_id"], "lines": "all", "reason": "returned"}
     other_manager = await issue(catalog, "owner", "manager-3", "SMKT003")
@@ -197,6 +200,9 @@ async def test_a_large_refund_needs_an_owner_of_the_store_to_approve(
     assert approved.status_code == 201
     assert approved.json()["approved_by"] == "test-owner"
     assert Decimal(approved.json()["total_amount"]) == 10 * PRICES["chicken"]
+    assert caplog.records, "the requests were logged"
+    assert keys.owner not in caplog.text
+    assert other_manager not in caplog.text
 
 
 async def test_a_retried_refund_is_recorded_once(

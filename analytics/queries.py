@@ -67,7 +67,7 @@ WITH sold AS (
 ),
 returned AS (
     SELECT r.product_id, sum(r.units)::bigint AS units
-    FROM daily_product_returns r
+    FROM product_returns r
     WHERE $2::text IS NULL OR r.supermarket_id = $2
     GROUP BY r.product_id
 ),

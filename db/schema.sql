@@ -123,6 +123,12 @@ CREATE FUNCTION public.count_units_returned() RETURNS trigger
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    INSERT INTO product_returns AS p (product_id, supermarket_id, shard, units)
+    SELECT n.product_id, r.supermarket_id, aggregate_shard(), sum(n.quantity)
+    FROM new_lines n JOIN refunds r ON r.id = n.refund_id
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (product_id, supermarket_id, shard) DO UPDATE SET units = p.units + excluded.units;
     INSERT INTO daily_product_returns AS d
         (day, supermarket_id, product_id, shard, units, refunded)
     SELECT (r.refunded_at AT TIME ZONE s.time_zone)::date, r.supermarket_id, n.product_id,
@@ -794,6 +800,13 @@ CREATE TABLE public.owners (
     CONSTRAINT owners_name_check CHECK ((name ~ '^[A-Za-z0-9_.-]{1,64}$'::text))
 );
 
+CREATE TABLE public.product_returns (
+    product_id integer NOT NULL,
+    supermarket_id text NOT NULL,
+    shard smallint NOT NULL,
+    units bigint NOT NULL
+);
+
 CREATE TABLE public.product_sales (
     product_id integer NOT NULL,
     supermarket_id text NOT NULL,
@@ -1037,6 +1050,9 @@ ALTER TABLE ONLY public.owners
 
 ALTER TABLE ONLY public.owners
     ADD CONSTRAINT owners_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.product_returns
+    ADD CONSTRAINT product_returns_pkey PRIMARY KEY (product_id, supermarket_id, shard);
 
 ALTER TABLE ONLY public.product_sales
     ADD CONSTRAINT product_sales_pkey PRIMARY KEY (product_id, supermarket_id, shard);
@@ -1300,6 +1316,8 @@ GRANT SELECT,INSERT ON TABLE public.loyalty_cards TO supermarket_cash_register;
 GRANT UPDATE(card_hash) ON TABLE public.loyalty_cards TO supermarket_cash_register;
 
 GRANT SELECT,INSERT ON TABLE public.offline_sales TO supermarket_cash_register;
+
+GRANT SELECT ON TABLE public.product_returns TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.product_sales TO supermarket_analytics;
 

@@ -69,6 +69,15 @@ CREATE TABLE daily_product_returns (
     refunded numeric(16, 2) NOT NULL,
     PRIMARY KEY (day, supermarket_id, product_id, shard)
 );
+-- Units returned per product and refunding store over all time, as product_sales holds the
+-- units sold: the all-time best sellers net of returns cost the same however long the history.
+CREATE TABLE product_returns (
+    product_id integer NOT NULL,
+    supermarket_id text NOT NULL,
+    shard smallint NOT NULL,
+    units bigint NOT NULL,
+    PRIMARY KEY (product_id, supermarket_id, shard)
+);
 
 CREATE FUNCTION count_refunds() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
@@ -90,6 +99,12 @@ CREATE TRIGGER refunds_counted AFTER INSERT ON refunds REFERENCING NEW TABLE AS 
 CREATE FUNCTION count_units_returned() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
 BEGIN
+    INSERT INTO product_returns AS p (product_id, supermarket_id, shard, units)
+    SELECT n.product_id, r.supermarket_id, aggregate_shard(), sum(n.quantity)
+    FROM new_lines n JOIN refunds r ON r.id = n.refund_id
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (product_id, supermarket_id, shard) DO UPDATE SET units = p.units + excluded.units;
     INSERT INTO daily_product_returns AS d
         (day, supermarket_id, product_id, shard, units, refunded)
     SELECT (r.refunded_at AT TIME ZONE s.time_zone)::date, r.supermarket_id, n.product_id,
@@ -277,8 +292,8 @@ LANGUAGE sql STABLE SET search_path = public, pg_catalog, pg_temp AS $$
     FROM refunds f WHERE f.id = refund;
 $$;
 
-REVOKE ALL ON refunds, refund_lines, refunded_lines, daily_refunds, daily_product_returns
-    FROM PUBLIC;
+REVOKE ALL ON refunds, refund_lines, refunded_lines, daily_refunds, daily_product_returns,
+    product_returns FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION count_refunds(), count_units_returned(), sale_to_refund(bigint),
     rebuild_refund_days_of_moved_store(),
     record_refund(text, text, bigint, integer[], integer[], text, text, text, text, bytea,
@@ -288,4 +303,4 @@ GRANT EXECUTE ON FUNCTION sale_to_refund(bigint),
     record_refund(text, text, bigint, integer[], integer[], text, text, text, text, bytea,
                   timestamptz, numeric)
     TO supermarket_cash_register;
-GRANT SELECT ON daily_refunds, daily_product_returns TO supermarket_analytics;
+GRANT SELECT ON daily_refunds, daily_product_returns, product_returns TO supermarket_analytics;

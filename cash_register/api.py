@@ -43,7 +43,8 @@ from telemetry.metrics import instruments
 router = APIRouter()
 
 # The caller of an offline upload, which must be a till: an owner's key cannot record sales.
-Till = Annotated[Credential, Depends(caller_of_kind("till", OwnerCannotSell))]
+selling_caller = caller_of_kind("till", OwnerCannotSell)
+Till = Annotated[Credential, Depends(selling_caller)]
 TILL_PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: PROBLEM for code in (401, 403, 413, 415, 422, 429, 503)
 }
@@ -250,9 +251,7 @@ async def receive_upload(request: Request) -> Response:
     before its body is read, then the body is parsed, paid for and checked a few sales at a
     time (offline_sync)."""
     held = cash_register_of(request)
-    till = credential_of(request.scope)
-    if till.kind != "till":
-        raise OwnerCannotSell()
+    till = selling_caller(request)
     async with held.uploads.admit(till.name):
         result = await offline_sync.receive(held, till, await request.body())
     return json_answer(result.model_dump())

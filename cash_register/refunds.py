@@ -10,7 +10,6 @@ statement. One round trip per refund.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from cash_register.errors import (
     UnknownSale,
 )
 from cash_register.schemas import RefundRequest
+from cash_register.service import request_hash
 from cash_register.settings import CashRegisterSettings
 from db.access_keys import AccessKeys, Credential
 from db.catalog import Catalog
@@ -65,9 +65,9 @@ def refunding_till(credential: Credential) -> Credential:
     return credential
 
 
-def request_hash(refund: RefundRequest) -> bytes:
-    """What a retry under the same Idempotency-Key must repeat exactly."""
-    return hashlib.sha256(refund.model_dump_json().encode()).digest()
+def _name(catalog: Catalog, product_id: int) -> str:
+    """A stored line's product by name (by its id if it has left the catalog since)."""
+    return catalog.names_by_id.get(product_id, str(product_id))
 
 
 def _wanted(catalog: Catalog, refund: RefundRequest) -> tuple[list[int] | None, list[int] | None]:
@@ -101,7 +101,7 @@ async def look_up_sale(pool: asyncpg.Pool, catalog: Catalog, purchase_id: int) -
         "purchased_at": first["purchased_at"].isoformat(),
         "items": [
             {
-                "product": catalog.names_by_id.get(row["product_id"], str(row["product_id"])),
+                "product": _name(catalog, row["product_id"]),
                 "quantity": row["quantity"],
                 "unit_price": row["unit_price"],
                 "line_total": row["unit_price"] * row["quantity"],
@@ -132,7 +132,7 @@ async def record_refund(
     refund = asked.refund
     products, quantities = _wanted(catalog, refund)
     oldest = datetime.now(UTC) - timedelta(days=settings.refund_window_days)
-    hashed = request_hash(refund)
+    hashed = request_hash(refund, None)  # what a retry under the same key must repeat
     try:
         async with pooled_connection(pool) as connection:
             answer = await connection.fetchval(
@@ -159,28 +159,26 @@ def _refusal(
     """The problem a refusal of record_refund stands for (its own SQLSTATEs)."""
     code = getattr(error, "sqlstate", None)
     detail = getattr(error, "detail", None) or ""
-    names = catalog.names_by_id
     if code == "RF001":
         return UnknownSale(refund.purchase_id)
     if code == "RF002":
         return RefundWindowPassed(refund.purchase_id, settings.refund_window_days)
     if code == "RF003":
-        return ProductNotInSale(names.get(int(detail), detail), refund.purchase_id)
+        return ProductNotInSale(_name(catalog, int(detail)), refund.purchase_id)
     if code == "RF004" and not detail:
         return NothingLeftToRefund(refund.purchase_id)
     if code == "RF004":
         product, sold, refunded = (int(part) for part in detail.split(","))
-        return MoreThanRefundable(names.get(product, str(product)), sold, refunded)
+        return MoreThanRefundable(_name(catalog, product), sold, refunded)
     if code == "RF005":
         return ApprovalRequired(detail, approval.missing)
     return error
 
 
 def _receipt(recorded: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
-    names = catalog.names_by_id
     lines = [
         {
-            "product": names.get(line["product_id"], str(line["product_id"])),
+            "product": _name(catalog, line["product_id"]),
             "quantity": line["quantity"],
             "unit_price": Decimal(line["unit_price"]),
             "line_total": Decimal(line["unit_price"]) * line["quantity"],
@@ -197,7 +195,7 @@ def _receipt(recorded: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
         "lines": lines,
         "total_amount": Decimal(recorded["total_amount"]),
         "refundable": {
-            names.get(line["product_id"], str(line["product_id"])): line["refundable"]
+            _name(catalog, line["product_id"]): line["refundable"]
             for line in recorded["refundable"]
         },
     }

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from analytics.api import SCREEN_FILES, router
+from analytics.closing_api import router as closing_router
 from analytics.lifetime import Analytics, readiness
 from analytics.settings import analytics_settings
 from db.pool import create_pool
@@ -45,13 +46,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
 
 
+def owner_routes() -> APIRouter:
+    """The views of the sales and those of the tills' days, as one router."""
+    routes = APIRouter()
+    routes.include_router(router)
+    routes.include_router(closing_router)
+    return routes
+
+
 def create_app() -> FastAPI:
     return service_app(
         service="analytics",
         title="Supermarket analytics",
         description="What the sales say: customers, loyalty and best sellers.",
         lifespan=lifespan,
-        router=router,
+        router=owner_routes(),
         keys_of=lambda scope: scope["app"].state.analytics.keys,
         sessions_of=lambda scope: scope["app"].state.analytics.sessions,
         readiness=readiness,

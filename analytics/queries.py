@@ -275,3 +275,36 @@ GROUP BY p.name
 ORDER BY units_returned DESC, p.name
 LIMIT $1
 """
+
+# The tills' closings (Z) over a range of their stores' local days, in one store and/or of one
+# till. The closed_at bounds around the local days let the index find them.
+CLOSINGS = """
+SELECT c.till_id, c.supermarket_id, c.closing_number, c.receipt_number, c.period_start,
+       c.closed_at, c.automatic, c.first_receipt, c.last_receipt, c.sales, c.sales_amount,
+       c.refunds, c.refunded, c.net, c.grand_total, c.units::text AS units,
+       encode(c.head_hash, 'hex') AS head_hash,
+       (c.closed_at AT TIME ZONE s.time_zone)::date AS day
+FROM till_closings c JOIN supermarkets s ON s.id = c.supermarket_id
+WHERE c.closed_at >= $1::date - 1 AND c.closed_at < $2::date + 2
+  AND (c.closed_at AT TIME ZONE s.time_zone)::date BETWEEN $1 AND $2
+  AND ($3::text IS NULL OR c.supermarket_id = $3)
+  AND ($4::text IS NULL OR c.till_id = $4)
+ORDER BY c.supermarket_id, c.till_id, c.closing_number
+LIMIT $5
+"""
+
+# Each till (in one store, or all) with its last closing and its open period: since when,
+# its receipts so far and what they add to the grand total (the open period's entries only).
+TILL_DAYS = """
+SELECT h.till_id, h.supermarket_id, h.entries AS last_receipt, h.closings,
+       h.period_opened_at, h.entries - h.period_first_receipt + 1 AS open_entries,
+       coalesce((SELECT sum(e.amount) FROM till_entries e
+                 WHERE e.till_id = h.till_id AND e.receipt_number >= h.period_first_receipt),
+                0) AS open_net,
+       h.grand_total, c.closed_at AS last_closed_at, c.net AS last_closing_net,
+       c.automatic AS last_closing_automatic
+FROM till_ledgers h
+LEFT JOIN till_closings c ON c.till_id = h.till_id AND c.closing_number = h.closings
+WHERE $1::text IS NULL OR h.supermarket_id = $1
+ORDER BY h.supermarket_id, h.till_id
+"""

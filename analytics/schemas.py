@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -144,3 +144,60 @@ class StoresInRange(BaseModel):
         default=None,
         description="The IANA time zone of each store in view: its days are its local days.",
     )
+
+
+class ClosingFigures(BaseModel):
+    """A till's closing (Z) as its till got it, but its units: one row of the CSV."""
+
+    day: date = Field(description="The store-local day it was closed.")
+    supermarket_id: str
+    till_id: str
+    closing_number: int
+    receipt_number: int
+    period_start: datetime
+    closed_at: datetime
+    automatic: bool
+    first_receipt: int | None
+    last_receipt: int | None
+    sales: int
+    sales_amount: Decimal
+    refunds: int
+    refunded: Decimal
+    net: Decimal
+    grand_total: Decimal = Field(description="The till's sales less refunds since its first entry.")
+    head_hash: str = Field(description="The chain's head at the close (hex).")
+
+
+class UnitsClosed(BaseModel):
+    product: str
+    sold: int
+    returned: int
+
+
+class Closing(ClosingFigures):
+    units: list[UnitsClosed]
+
+
+class Closings(BaseModel):
+    closings: list[Closing]
+    time_zones: dict[str, str] = Field(description="The zone of each store in view.")
+
+
+class TillDay(BaseModel):
+    """A till's open period and its last closing."""
+
+    till_id: str
+    supermarket_id: str
+    last_receipt: int
+    closings: int
+    period_opened_at: datetime
+    open_entries: int = Field(description="Sales, refunds of the open period so far.")
+    open_net: Decimal = Field(description="What they add: sales less refunds.")
+    grand_total: Decimal
+    last_closed_at: datetime | None
+    last_closing_net: Decimal | None
+    last_closing_automatic: bool | None
+
+
+class TillDays(BaseModel):
+    tills: list[TillDay]

@@ -95,6 +95,8 @@ def receipt(recorded: RecordedPurchase) -> dict[str, Any]:
         "purchased_at": recorded.purchased_at.isoformat(),
         "items": lines,
         "total_amount": recorded.total_amount,
+        "receipt_number": recorded.receipt_number,
+        "entry_hash": recorded.entry_hash.hex() if recorded.entry_hash else None,
     }
 
 
@@ -113,6 +115,10 @@ async def service_info(request: Request) -> Any:
             "record a purchase": "POST /purchase",
             "upload offline sales": "POST /purchases",
             "catalog and prices": "GET /catalog",
+            "look up a sale": "GET /purchases/{purchase_id}",
+            "record a refund": "POST /refunds",
+            "close the till's day (Z)": "POST /till/closings",
+            "the till's open day (X)": "GET /till/current",
             "till screen": "GET /till",
             "health": "GET /health",
             "API documentation": "GET /docs",

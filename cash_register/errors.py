@@ -21,6 +21,7 @@ NothingLeftToRefund            409: "all" of a sale refunded already
 Forbidden (httpkit.authentication)     403: a valid key that may not record this sale
 ├── OwnerCannotSell
 ├── OwnerCannotRefund
+├── OwnerCannotCloseTill
 ├── NotThisTillsStore
 └── ApprovalRequired       a large refund without an owner's Approval-Key for the store
 """
@@ -226,6 +227,13 @@ class OwnerCannotRefund(Forbidden):
 
     def __init__(self) -> None:
         super().__init__("refunds are recorded at a till: send a till's key")
+
+
+class OwnerCannotCloseTill(Forbidden):
+    """An owner's key cannot close or read a till's period: a till does, with its own key."""
+
+    def __init__(self) -> None:
+        super().__init__("a till's day is closed and read at the till: send a till's key")
 
 
 class ApprovalRequired(Forbidden):

@@ -10,6 +10,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
 
 from cash_register.batcher import PurchaseBatcher
+from cash_register.closings import automatic_close
 from cash_register.key_expiry import key_expiry
 from cash_register.loyalty import LoyaltyCards
 from cash_register.price_list import PriceLists
@@ -70,6 +71,7 @@ class CashRegister:
                     own.idempotency_key_ttl_hours * 3600,
                     own.idempotency_key_expiry_every_seconds,
                 ),
+                automatic_close(pool, own.till_auto_close_at, own.till_auto_close_every_seconds),
             ),
         )
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from cash_register.api import SCREEN_FILES, router
+from cash_register.closing_api import router as closing_router
 from cash_register.lanes import till_lanes
 from cash_register.lifetime import CashRegister, readiness
 from cash_register.loyalty import LoyaltyCards
@@ -39,10 +40,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def till_routes() -> APIRouter:
-    """The sales' routes and the refunds' routes, as one router."""
+    """The sales', the refunds' and the till's day's routes, as one router."""
     routes = APIRouter()
     routes.include_router(router)
     routes.include_router(refund_router)
+    routes.include_router(closing_router)
     return routes
 
 

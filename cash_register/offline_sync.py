@@ -105,6 +105,7 @@ async def _store(held: CashRegister, basket: Basket) -> UploadOutcome:
         client_purchase_id=client_purchase_id,
         status="duplicate" if recorded.replayed else "created",
         purchase_id=recorded.purchase_id,
+        receipt_number=recorded.receipt_number,
     )
 
 

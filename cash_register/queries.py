@@ -44,10 +44,14 @@ class ArrivingSale(NamedTuple):
 # original. Live keys expire (idempotency_keys); an offline sale's id is kept in offline_sales
 # for as long as the sale itself. Both are the till's own.
 #
-# Returns one row per sale, in the order given: its id, time, customer, total, line prices and
-# whether it was stored. Two forms, written out whole: RECORD_PURCHASES for a batch in which no
-# sale carries a loyalty card (nearly every batch, so a chain without cards pays nothing for
-# them), and RECORD_PURCHASES_WITH_CARDS, which finds each card's customer.
+# Each stored sale of a till is appended to that till's chain (append_to_chains, migration
+# 018) in the same statement: its receipt number, gapless per till, and its entry hash.
+#
+# Returns one row per sale, in the order given: its id, time, customer, total, line prices,
+# whether it was stored, and its receipt number and entry hash (NULL for a sale of no till).
+# Two forms, written out whole: RECORD_PURCHASES for a batch in which no sale carries a
+# loyalty card (nearly every batch, so a chain without cards pays nothing for them), and
+# RECORD_PURCHASES_WITH_CARDS, which finds each card's customer.
 RECORD_PURCHASES = """
 WITH basket AS (
     SELECT s.ordinality::int AS position, s.supermarket_id, s.customer_id,
@@ -57,7 +61,7 @@ WITH basket AS (
     FROM unnest($1::arriving_sale[]) WITH ORDINALITY AS s
 ),
 line AS (
-    SELECT b.position, l.ordinality AS line_no, l.product_id, l.quantity, p.unit_price
+    SELECT b.position, l.ordinality AS line_no, l.product_id, l.quantity, p.unit_price, p.name
     FROM basket b
     CROSS JOIN LATERAL unnest(b.lines) WITH ORDINALITY AS l
     LEFT JOIN products p ON p.id = l.product_id
@@ -65,7 +69,9 @@ line AS (
 priced AS (
     SELECT position,
            sum(quantity * unit_price) AS total_amount,
-           array_agg(unit_price ORDER BY line_no) AS unit_prices
+           array_agg(unit_price ORDER BY line_no) AS unit_prices,
+           '[' || string_agg(ledger_line(name, quantity, unit_price), ','
+                             ORDER BY name COLLATE "C") || ']' AS ledger_lines
     FROM line
     GROUP BY position
 ),
@@ -108,10 +114,20 @@ item AS (
         (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
     SELECT b.purchase_id, b.purchased_at, b.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM line l JOIN kept b USING (position)
+),
+chained AS (
+    SELECT * FROM append_to_chains(ARRAY(
+        SELECT ROW(b.till_id, 'sale', b.supermarket_id, b.purchased_at, b.customer_id,
+                   p.ledger_lines, p.total_amount, b.purchase_id, b.purchased_at, NULL,
+                   NULL)::ledger_entry
+        FROM kept b JOIN priced p USING (position)
+        WHERE b.till_id IS NOT NULL
+        ORDER BY b.position
+    ))
 )
 SELECT b.purchase_id, b.purchased_at, b.customer_id, p.total_amount, p.unit_prices,
-       b.purchase_id IN (SELECT purchase_id FROM kept) AS stored
-FROM basket b JOIN priced p USING (position)
+       b.purchase_id IN (SELECT purchase_id FROM kept) AS stored, c.receipt_number, c.entry_hash
+FROM basket b JOIN priced p USING (position) LEFT JOIN chained c USING (purchase_id)
 ORDER BY b.position
 """
 
@@ -150,7 +166,7 @@ basket AS (
     LEFT JOIN new_card n ON n.card_hash = a.card_hash
 ),
 line AS (
-    SELECT b.position, l.ordinality AS line_no, l.product_id, l.quantity, p.unit_price
+    SELECT b.position, l.ordinality AS line_no, l.product_id, l.quantity, p.unit_price, p.name
     FROM basket b
     CROSS JOIN LATERAL unnest(b.lines) WITH ORDINALITY AS l
     LEFT JOIN products p ON p.id = l.product_id
@@ -158,7 +174,9 @@ line AS (
 priced AS (
     SELECT position,
            sum(quantity * unit_price) AS total_amount,
-           array_agg(unit_price ORDER BY line_no) AS unit_prices
+           array_agg(unit_price ORDER BY line_no) AS unit_prices,
+           '[' || string_agg(ledger_line(name, quantity, unit_price), ','
+                             ORDER BY name COLLATE "C") || ']' AS ledger_lines
     FROM line
     GROUP BY position
 ),
@@ -201,10 +219,20 @@ item AS (
         (purchase_id, purchased_at, supermarket_id, product_id, quantity, unit_price)
     SELECT b.purchase_id, b.purchased_at, b.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM line l JOIN kept b USING (position)
+),
+chained AS (
+    SELECT * FROM append_to_chains(ARRAY(
+        SELECT ROW(b.till_id, 'sale', b.supermarket_id, b.purchased_at, b.customer_id,
+                   p.ledger_lines, p.total_amount, b.purchase_id, b.purchased_at, NULL,
+                   NULL)::ledger_entry
+        FROM kept b JOIN priced p USING (position)
+        WHERE b.till_id IS NOT NULL
+        ORDER BY b.position
+    ))
 )
 SELECT b.purchase_id, b.purchased_at, b.customer_id, p.total_amount, p.unit_prices,
-       b.purchase_id IN (SELECT purchase_id FROM kept) AS stored
-FROM basket b JOIN priced p USING (position)
+       b.purchase_id IN (SELECT purchase_id FROM kept) AS stored, c.receipt_number, c.entry_hash
+FROM basket b JOIN priced p USING (position) LEFT JOIN chained c USING (purchase_id)
 ORDER BY b.position
 """
 
@@ -222,6 +250,12 @@ SALE_TO_REFUND = "SELECT * FROM sale_to_refund($1)"
 RECORD_REFUND = """
 SELECT record_refund($1, $2, $3, $4::int[], $5::int[], $6, $7, $8, $9, $10, $11, $12)
 """
+
+# The till's day (migration 018): close its period (Z), read the open one (X), close every
+# period left open past the store-local closing time. Each answers the closing as JSON.
+CLOSE_TILL = "SELECT close_till($1, $2, $3, $4)"
+OPEN_PERIOD = "SELECT closing_answer(p) FROM open_period($1) AS p WHERE p.till_id IS NOT NULL"
+CLOSE_DUE_PERIODS = "SELECT close_due_periods($1)"
 
 EXPIRE_IDEMPOTENCY_KEYS = """
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)

@@ -111,6 +111,10 @@ async def look_up_sale(pool: asyncpg.Pool, catalog: Catalog, purchase_id: int) -
             for row in rows
         ],
         "total_amount": first["total_amount"],
+        "till_id": first["till_id"],
+        "receipt_number": first["receipt_number"],
+        "entry_hash": first["entry_hash"].hex() if first["entry_hash"] else None,
+        "imported": first["till_id"] is None,
     }
 
 
@@ -198,4 +202,7 @@ def _receipt(recorded: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
             _name(catalog, line["product_id"]): line["refundable"]
             for line in recorded["refundable"]
         },
+        "till_id": recorded["till_id"],
+        "receipt_number": recorded["receipt_number"],
+        "entry_hash": recorded["entry_hash"],
     }

@@ -73,6 +73,13 @@ class Receipt(BaseModel):
     purchased_at: datetime
     items: list[ReceiptLine]
     total_amount: Decimal
+    receipt_number: int | None = Field(
+        description="The sale's number in its till's ledger: 1, 2, 3, ... per till, gapless."
+    )
+    entry_hash: str | None = Field(
+        description="SHA-256 (hex) of the till's previous entry hash and this sale's "
+        "canonical form: the till's hash chain (docs/tills.md)."
+    )
 
 
 class OfflinePurchase(PurchaseRequest):
@@ -130,6 +137,9 @@ class UploadOutcome(BaseModel):
     client_purchase_id: str | None
     status: Literal["created", "duplicate", "rejected"]
     purchase_id: int | None = None
+    receipt_number: int | None = Field(
+        default=None, description="Its number in the till's ledger, in the order stored."
+    )
     reason: str | None = None
 
 
@@ -199,6 +209,12 @@ class SaleToRefund(BaseModel):
     purchased_at: datetime
     items: list[SaleLine]
     total_amount: Decimal
+    till_id: str | None = Field(description="The till that sold it; null for imported history.")
+    receipt_number: int | None = Field(description="Its number in its till's ledger.")
+    entry_hash: str | None = Field(description="Its entry hash in its till's chain (hex).")
+    imported: bool = Field(
+        description="History imported by the loader: it belongs to no till and no chain."
+    )
 
 
 class RefundedLine(BaseModel):
@@ -220,3 +236,37 @@ class RefundReceipt(BaseModel):
     lines: list[RefundedLine]
     total_amount: Decimal
     refundable: dict[str, int] = Field(description="Per product of the sale, units refundable.")
+    till_id: str = Field(description="The refunding till.")
+    receipt_number: int = Field(description="The refund's number in the refunding till's ledger.")
+    entry_hash: str = Field(description="The refund's entry hash in that till's chain (hex).")
+
+
+class ProductUnits(BaseModel):
+    product: str
+    sold: int
+    returned: int
+
+
+class TillClosing(BaseModel):
+    """A closing of a till's period (Z), or the open period as one would record it (X)."""
+
+    till_id: str
+    supermarket_id: str | None
+    closing_number: int = Field(description="Gapless per till: 1, 2, 3, ...")
+    receipt_number: int = Field(description="The closing's own number in the till's ledger.")
+    period_start: datetime | None
+    period_end: datetime | None = Field(description="When it was closed (X: now).")
+    automatic: bool = Field(description="Closed by the service at TILL_AUTO_CLOSE_AT.")
+    first_receipt: int | None = Field(description="The period's first sale or refund.")
+    last_receipt: int | None
+    sales: int
+    sales_amount: Decimal
+    refunds: int
+    refunded: Decimal
+    net: Decimal = Field(description="sales_amount less refunded.")
+    grand_total: Decimal = Field(description="Sales less refunds since the till's first entry.")
+    units: list[ProductUnits] = Field(description="Per product, units sold and returned.")
+    head_hash: str | None = Field(
+        description="Z: the closing's own entry hash, the chain's head at the close; X: the "
+        "head now."
+    )

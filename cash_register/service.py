@@ -72,6 +72,10 @@ class RecordedPurchase:
     unit_prices: tuple[Decimal, ...]
     total_amount: Decimal
     replayed: bool = False
+    # Its place in its till's chain: gapless per till, and SHA-256 over the previous entry's
+    # hash and this one's canonical form. None for a sale of no till.
+    receipt_number: int | None = None
+    entry_hash: bytes | None = None
 
 
 def selling_till(credential: Credential, supermarket_id: str) -> str:
@@ -176,6 +180,8 @@ async def record_purchases(
             purchased_at=row["purchased_at"],
             unit_prices=tuple(row["unit_prices"]),
             total_amount=row["total_amount"],
+            receipt_number=row["receipt_number"],
+            entry_hash=row["entry_hash"],
         )
         if row["stored"]
         else _replay(basket, next(originals))
@@ -215,6 +221,8 @@ def _replay(basket: Basket, original: asyncpg.Record | None) -> RecordedPurchase
         unit_prices=tuple(prices[line.product.id] for line in basket.lines),
         total_amount=original["total_amount"],
         replayed=True,
+        receipt_number=original["receipt_number"],
+        entry_hash=original["entry_hash"],
     )
 
 

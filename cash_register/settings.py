@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -49,6 +49,12 @@ class CashRegisterSettings(BaseSettings):
     # A refund whose total is above this (in CURRENCY) needs an owner's Approval-Key; 0: every
     # refund needs one.
     refund_approval_above: Decimal = Field(default=Decimal("50.00"), ge=0)
+
+    # A till's period left open is closed by the service at this store-local time of day
+    # (every store in its own zone), once, however many cash registers run; checked every
+    # TILL_AUTO_CLOSE_EVERY_SECONDS.
+    till_auto_close_at: time = Field(default=time(4, 0))
+    till_auto_close_every_seconds: float = Field(default=60, ge=0.1, le=3600)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

@@ -21,12 +21,130 @@ CREATE TYPE public.arriving_sale AS (
 	lines public.arriving_line[]
 );
 
+CREATE TYPE public.ledger_entry AS (
+	till_id text,
+	kind text,
+	supermarket_id text,
+	at timestamp with time zone,
+	customer_id uuid,
+	lines text,
+	total numeric,
+	purchase_id bigint,
+	purchased_at timestamp with time zone,
+	refund_id bigint,
+	reason text
+);
+
 CREATE FUNCTION public.aggregate_shard() RETURNS smallint
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
     SELECT coalesce(nullif(current_setting('shop.aggregate_shard', true), '')::smallint,
                     (pg_backend_pid() % 16)::smallint)
+$$;
+
+CREATE FUNCTION public.append_to_chains(entries public.ledger_entry[]) RETURNS TABLE(purchase_id bigint, refund_id bigint, receipt_number bigint, entry_hash bytea)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    head_tills text[];
+    head_entries bigint[];
+    head_hashes bytea[];
+    e record;
+    till text := NULL;
+    previous bytea;
+    tills text[] := '{}';
+    numbers bigint[] := '{}';
+    hashes bytea[] := '{}';
+    positions bigint[] := '{}';
+BEGIN
+    IF coalesce(cardinality(entries), 0) = 0 THEN
+        RETURN;
+    END IF;
+    WITH head AS (
+        INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash, grand_total,
+                                       closings, period_first_receipt, period_opened_at)
+        SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
+        FROM unnest(entries) AS x
+        ORDER BY x.till_id
+        ON CONFLICT (till_id) DO UPDATE SET till_id = h.till_id
+        RETURNING h.till_id, h.entries, h.head_hash
+    )
+    SELECT array_agg(head.till_id), array_agg(head.entries), array_agg(head.head_hash)
+    INTO head_tills, head_entries, head_hashes
+    FROM head;
+    FOR e IN
+        SELECT x.position, x.till_id,
+               h.entries + row_number() OVER (PARTITION BY x.till_id ORDER BY x.position) AS receipt,
+               h.head_hash, ledger_canonical(x.entry, h.entries
+                   + row_number() OVER (PARTITION BY x.till_id ORDER BY x.position)) AS canonical
+        FROM (SELECT t.ordinality AS position, t.till_id,
+                     ROW(t.till_id, t.kind, t.supermarket_id, t.at, t.customer_id, t.lines,
+                         t.total, t.purchase_id, t.purchased_at, t.refund_id,
+                         t.reason)::ledger_entry AS entry
+              FROM unnest(entries) WITH ORDINALITY AS t) AS x
+        JOIN unnest(head_tills, head_entries, head_hashes) AS h(till_id, entries, head_hash)
+            USING (till_id)
+        ORDER BY x.till_id, x.position
+    LOOP
+        IF e.till_id IS DISTINCT FROM till THEN
+            till := e.till_id;
+            previous := e.head_hash;
+        END IF;
+        previous := sha256(previous || convert_to(e.canonical, 'UTF8'));
+        positions := positions || e.position;
+        tills := tills || e.till_id;
+        numbers := numbers || e.receipt;
+        hashes := hashes || previous;
+    END LOOP;
+    INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at, amount,
+                              purchase_id, purchased_at, refund_id, entry_hash)
+    SELECT c.till_id, c.receipt, x.kind, x.supermarket_id, now(),
+           CASE WHEN x.kind = 'refund' THEN -x.total ELSE x.total END,
+           x.purchase_id, x.purchased_at, x.refund_id, c.hash
+    FROM unnest(positions, tills, numbers, hashes) AS c(position, till_id, receipt, hash)
+    JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position;
+    UPDATE till_ledgers h
+    SET entries = w.last_receipt, head_hash = w.last_hash, grand_total = h.grand_total + w.amount,
+        supermarket_id = w.store
+    FROM (
+        SELECT c.till_id, max(c.receipt) AS last_receipt,
+               (array_agg(c.hash ORDER BY c.receipt DESC))[1] AS last_hash,
+               (array_agg(x.supermarket_id ORDER BY c.receipt DESC))[1] AS store,
+               sum(CASE WHEN x.kind = 'refund' THEN -x.total ELSE x.total END) AS amount
+        FROM unnest(positions, tills, numbers, hashes) AS c(position, till_id, receipt, hash)
+        JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
+        GROUP BY c.till_id
+    ) w
+    WHERE h.till_id = w.till_id;
+    RETURN QUERY
+        SELECT x.purchase_id, x.refund_id, c.receipt, c.hash
+        FROM unnest(positions, numbers, hashes) AS c(position, receipt, hash)
+        JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
+        ORDER BY c.position;
+END
+$$;
+
+CREATE FUNCTION public.chain_refunds() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM count(*) FROM append_to_chains(ARRAY(
+        SELECT ROW(f.till_id, 'refund', f.supermarket_id, f.refunded_at, p.customer_id,
+                   '[' || string_agg(ledger_line(r.name, l.quantity, l.unit_price), ','
+                                     ORDER BY r.name COLLATE "C") || ']',
+                   f.total_amount, f.purchase_id, f.purchased_at, f.id, f.reason)::ledger_entry
+        FROM new_lines l
+        JOIN refunds f ON f.id = l.refund_id
+        JOIN purchases p ON p.id = f.purchase_id AND p.purchased_at = f.purchased_at
+        JOIN products r ON r.id = l.product_id
+        GROUP BY f.id, p.customer_id
+        ORDER BY f.id
+    ));
+    RETURN NULL;
+END
 $$;
 
 CREATE FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) RETURNS boolean
@@ -38,6 +156,126 @@ CREATE FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) 
     ON CONFLICT (till_id) DO UPDATE SET holder = excluded.holder, until = excluded.until
     WHERE u.until < now() OR u.holder = claimant
     RETURNING true;
+$$;
+
+CREATE FUNCTION public.close_due_periods(close_at time without time zone) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    due record;
+    closed integer := 0;
+BEGIN
+    FOR due IN
+        SELECT h.till_id, h.supermarket_id, b.boundary
+        FROM till_ledgers h
+        JOIN supermarkets s ON s.id = h.supermarket_id
+        CROSS JOIN LATERAL (
+            SELECT (CASE WHEN (now() AT TIME ZONE s.time_zone)::time >= close_at
+                         THEN (now() AT TIME ZONE s.time_zone)::date
+                         ELSE (now() AT TIME ZONE s.time_zone)::date - 1 END + close_at)
+                   AT TIME ZONE s.time_zone AS boundary
+        ) b
+        WHERE h.entries >= h.period_first_receipt AND h.period_opened_at < b.boundary
+        ORDER BY h.till_id
+    LOOP
+        IF close_till(due.till_id, due.supermarket_id, true, due.boundary) IS NOT NULL THEN
+            closed := closed + 1;
+        END IF;
+    END LOOP;
+    RETURN closed;
+END
+$$;
+
+CREATE FUNCTION public.close_till(till text, store text, automatic boolean, due_before timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    h till_ledgers;
+    c till_closings;
+BEGIN
+    INSERT INTO till_ledgers AS l (till_id, supermarket_id, entries, head_hash, grand_total,
+                                   closings, period_first_receipt, period_opened_at)
+    VALUES (till, store, 0, sha256(convert_to(till, 'UTF8')), 0, 0, 1, now())
+    ON CONFLICT (till_id) DO UPDATE SET till_id = l.till_id
+    RETURNING * INTO h;
+    IF due_before IS NOT NULL
+       AND (h.period_opened_at >= due_before OR h.entries < h.period_first_receipt) THEN
+        RETURN NULL;
+    END IF;
+    c := open_period(till);
+    c.automatic := automatic;
+    c.supermarket_id := coalesce(nullif(h.supermarket_id, ''), store);
+    c.closed_at := now();
+    c.head_hash := sha256(h.head_hash || convert_to(closing_canonical(c), 'UTF8'));
+    INSERT INTO till_closings SELECT c.*;
+    INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at, amount,
+                              closing_number, entry_hash)
+    VALUES (till, c.receipt_number, 'closing', c.supermarket_id, c.closed_at, 0,
+            c.closing_number, c.head_hash);
+    UPDATE till_ledgers
+    SET entries = c.receipt_number, head_hash = c.head_hash, closings = c.closing_number,
+        period_first_receipt = c.receipt_number + 1, period_opened_at = c.closed_at,
+        supermarket_id = c.supermarket_id
+    WHERE till_id = till;
+    RETURN closing_answer(c);
+END
+$$;
+
+CREATE TABLE public.till_closings (
+    till_id text NOT NULL,
+    closing_number integer NOT NULL,
+    receipt_number bigint NOT NULL,
+    supermarket_id text NOT NULL,
+    period_start timestamp with time zone NOT NULL,
+    closed_at timestamp with time zone NOT NULL,
+    automatic boolean NOT NULL,
+    first_receipt bigint,
+    last_receipt bigint,
+    sales bigint NOT NULL,
+    sales_amount numeric(16,2) NOT NULL,
+    refunds bigint NOT NULL,
+    refunded numeric(16,2) NOT NULL,
+    net numeric(16,2) NOT NULL,
+    grand_total numeric(16,2) NOT NULL,
+    units jsonb NOT NULL,
+    head_hash bytea NOT NULL,
+    CONSTRAINT till_closings_closing_number_check CHECK ((closing_number >= 1))
+);
+
+CREATE FUNCTION public.closing_answer(c public.till_closings) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'till_id', c.till_id, 'supermarket_id', c.supermarket_id,
+        'closing_number', c.closing_number, 'receipt_number', c.receipt_number,
+        'period_start', c.period_start, 'period_end', c.closed_at, 'automatic', c.automatic,
+        'first_receipt', c.first_receipt, 'last_receipt', c.last_receipt,
+        'sales', c.sales, 'sales_amount', ledger_money(c.sales_amount),
+        'refunds', c.refunds, 'refunded', ledger_money(c.refunded), 'net', ledger_money(c.net),
+        'grand_total', ledger_money(c.grand_total), 'units', c.units,
+        'head_hash', encode(c.head_hash, 'hex'))
+$$;
+
+CREATE FUNCTION public.closing_canonical(c public.till_closings) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT '{"till":' || ledger_string(c.till_id) || ',"receipt_number":' || c.receipt_number
+           || ',"kind":"closing","store":' || ledger_string(c.supermarket_id)
+           || ',"time":"' || ledger_time(c.closed_at) || '","closing_number":' || c.closing_number
+           || ',"period_start":"' || ledger_time(c.period_start) || '"'
+           || ',"first_receipt":' || coalesce(c.first_receipt::text, 'null')
+           || ',"last_receipt":' || coalesce(c.last_receipt::text, 'null')
+           || ',"sales":' || c.sales || ',"sales_amount":"' || ledger_money(c.sales_amount) || '"'
+           || ',"refunds":' || c.refunds || ',"refunded":"' || ledger_money(c.refunded) || '"'
+           || ',"net":"' || ledger_money(c.net) || '","grand_total":"' || ledger_money(c.grand_total)
+           || '","units":[' || coalesce((
+                SELECT string_agg('{"product":' || ledger_string(u ->> 'product') || ',"sold":'
+                                  || (u ->> 'sold') || ',"returned":' || (u ->> 'returned') || '}',
+                                  ',' ORDER BY u.ordinality)
+                FROM jsonb_array_elements(c.units) WITH ORDINALITY AS u(u, ordinality)), '')
+           || ']}'
 $$;
 
 CREATE FUNCTION public.count_purchases() RETURNS trigger
@@ -314,6 +552,72 @@ EXCEPTION WHEN invalid_parameter_value THEN
 END
 $$;
 
+CREATE FUNCTION public.ledger_canonical(entry public.ledger_entry, receipt bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT '{"till":' || ledger_string(entry.till_id) || ',"receipt_number":' || receipt
+           || ',"kind":"' || entry.kind || '","store":' || ledger_string(entry.supermarket_id)
+           || ',"time":"' || ledger_time(entry.at) || '","customer":"' || entry.customer_id
+           || '","lines":' || entry.lines || ',"total":"' || ledger_money(entry.total) || '"'
+           || CASE WHEN entry.kind = 'refund'
+                   THEN ',"sale":' || entry.purchase_id || ',"reason":' || ledger_string(entry.reason)
+                   ELSE '' END
+           || '}'
+$$;
+
+CREATE FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '{"product":' || ledger_string(product) || ',"quantity":' || quantity
+           || ',"unit_price":"' || ledger_money(unit_price) || '"}'
+$$;
+
+CREATE FUNCTION public.ledger_money(amount numeric) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT round(amount, 2)::text $$;
+
+CREATE FUNCTION public.ledger_period(till text, first bigint, last bigint) RETURNS TABLE(sales bigint, sales_amount numeric, refunds bigint, refunded numeric, units jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH e AS (
+        SELECT * FROM till_entries
+        WHERE till_id = till AND receipt_number BETWEEN first AND last
+    ),
+    sold AS (
+        SELECT i.product_id, sum(i.quantity) AS units
+        FROM e JOIN purchase_items i ON i.purchase_id = e.purchase_id AND i.purchased_at = e.purchased_at
+        WHERE e.kind = 'sale' GROUP BY 1
+    ),
+    returned AS (
+        SELECT l.product_id, sum(l.quantity) AS units
+        FROM e JOIN refund_lines l ON l.refund_id = e.refund_id
+        WHERE e.kind = 'refund' GROUP BY 1
+    )
+    SELECT
+        (SELECT count(*) FROM e WHERE kind = 'sale'),
+        (SELECT coalesce(sum(p.total_amount), 0) FROM e
+         JOIN purchases p ON p.id = e.purchase_id AND p.purchased_at = e.purchased_at
+         WHERE e.kind = 'sale'),
+        (SELECT count(*) FROM e WHERE kind = 'refund'),
+        (SELECT coalesce(sum(r.total_amount), 0) FROM e
+         JOIN refunds r ON r.id = e.refund_id WHERE e.kind = 'refund'),
+        (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'product', p.name, 'sold', coalesce(s.units, 0),
+                    'returned', coalesce(r.units, 0)) ORDER BY p.name COLLATE "C"), '[]')
+         FROM sold s FULL JOIN returned r USING (product_id) JOIN products p ON p.id = product_id)
+$$;
+
+CREATE FUNCTION public.ledger_string(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT to_json(value)::text $$;
+
+CREATE FUNCTION public.ledger_time(at timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
 CREATE FUNCTION public.live_credentials(wanted bytea[]) RETURNS TABLE(key_hash bytea, kind text, name text, supermarket_id text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -382,6 +686,43 @@ CREATE FUNCTION public.notify_catalog_changed() RETURNS trigger
 BEGIN
     PERFORM pg_notify('catalog_changed', TG_TABLE_NAME);
     RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.open_period(till text) RETURNS public.till_closings
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    h till_ledgers;
+    c till_closings;
+    f record;
+BEGIN
+    SELECT * INTO h FROM till_ledgers WHERE till_id = till;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO f FROM ledger_period(till, h.period_first_receipt, h.entries);
+    c.till_id := till;
+    c.closing_number := h.closings + 1;
+    c.receipt_number := h.entries + 1;
+    c.supermarket_id := h.supermarket_id;
+    c.period_start := h.period_opened_at;
+    c.closed_at := now();
+    c.automatic := false;
+    IF h.entries >= h.period_first_receipt THEN
+        c.first_receipt := h.period_first_receipt;
+        c.last_receipt := h.entries;
+    END IF;
+    c.sales := f.sales;
+    c.sales_amount := f.sales_amount;
+    c.refunds := f.refunds;
+    c.refunded := f.refunded;
+    c.net := f.sales_amount - f.refunded;
+    c.grand_total := h.grand_total;
+    c.units := f.units;
+    c.head_hash := h.head_hash;
+    RETURN c;
 END
 $$;
 
@@ -562,7 +903,11 @@ CREATE FUNCTION public.refund_answer(refund bigint) RETURNS jsonb
     SELECT jsonb_build_object(
         'refund_id', f.id, 'purchase_id', f.purchase_id, 'supermarket_id', f.supermarket_id,
         'refunded_at', f.refunded_at, 'reason', f.reason, 'total_amount', f.total_amount::text,
-        'approved_by', f.approved_by,
+        'approved_by', f.approved_by, 'till_id', f.till_id,
+        'receipt_number', (SELECT e.receipt_number FROM till_entries e
+                           WHERE e.till_id = f.till_id AND e.refund_id = f.id),
+        'entry_hash', (SELECT encode(e.entry_hash, 'hex') FROM till_entries e
+                       WHERE e.till_id = f.till_id AND e.refund_id = f.id),
         'lines', (SELECT jsonb_agg(jsonb_build_object(
                       'product_id', l.product_id, 'quantity', l.quantity,
                       'unit_price', l.unit_price::text) ORDER BY l.product_id)
@@ -634,26 +979,29 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.sale_to_refund(sale bigint) RETURNS TABLE(purchase_id bigint, purchased_at timestamp with time zone, supermarket_id text, customer_id uuid, total_amount numeric, product_id integer, quantity integer, unit_price numeric, refunded integer)
+CREATE FUNCTION public.sale_to_refund(sale bigint) RETURNS TABLE(purchase_id bigint, purchased_at timestamp with time zone, supermarket_id text, customer_id uuid, total_amount numeric, product_id integer, quantity integer, unit_price numeric, refunded integer, till_id text, receipt_number bigint, entry_hash bytea)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
     SELECT p.id, p.purchased_at, p.supermarket_id, p.customer_id, p.total_amount,
-           i.product_id, i.quantity, i.unit_price, coalesce(r.refunded, 0)
+           i.product_id, i.quantity, i.unit_price, coalesce(r.refunded, 0),
+           p.till_id, e.receipt_number, e.entry_hash
     FROM purchases p
     JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
     LEFT JOIN refunded_lines r ON r.purchase_id = p.id AND r.product_id = i.product_id
+    LEFT JOIN till_entries e ON e.kind = 'sale' AND e.purchase_id = p.id
     WHERE p.id = sale
     ORDER BY i.product_id;
 $$;
 
-CREATE FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) RETURNS TABLE("position" integer, request_hash bytea, purchase_id bigint, purchased_at timestamp with time zone, customer_id uuid, total_amount numeric, product_ids integer[], unit_prices numeric[])
+CREATE FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids text[]) RETURNS TABLE("position" integer, request_hash bytea, purchase_id bigint, purchased_at timestamp with time zone, customer_id uuid, total_amount numeric, product_ids integer[], unit_prices numeric[], receipt_number bigint, entry_hash bytea)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
     SELECT k.position::int, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount,
            array_agg(i.product_id ORDER BY i.product_id),
-           array_agg(i.unit_price ORDER BY i.product_id)
+           array_agg(i.unit_price ORDER BY i.product_id),
+           e.receipt_number, e.entry_hash
     FROM unnest(till_ids, keys, client_ids) WITH ORDINALITY AS k(till_id, key, client_id, position)
     JOIN LATERAL (
         SELECT c.request_hash, c.purchase_id, c.purchased_at FROM idempotency_keys c
@@ -664,7 +1012,9 @@ CREATE FUNCTION public.sales_claimed_by(till_ids text[], keys text[], client_ids
     ) s ON true
     JOIN purchases p ON p.id = s.purchase_id AND p.purchased_at = s.purchased_at
     JOIN purchase_items i ON i.purchase_id = p.id AND i.purchased_at = p.purchased_at
-    GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount;
+    LEFT JOIN till_entries e ON e.kind = 'sale' AND e.purchase_id = p.id
+    GROUP BY k.position, s.request_hash, p.id, p.purchased_at, p.customer_id, p.total_amount,
+             e.receipt_number, e.entry_hash;
 $$;
 
 CREATE FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, csrf_hash bytea, kind text, lasting interval) RETURNS void
@@ -977,6 +1327,37 @@ CREATE TABLE public.supermarkets (
     CONSTRAINT supermarkets_time_zone_known CHECK (public.is_time_zone(time_zone))
 );
 
+CREATE TABLE public.till_entries (
+    till_id text NOT NULL,
+    receipt_number bigint NOT NULL,
+    kind text NOT NULL,
+    supermarket_id text NOT NULL,
+    entered_at timestamp with time zone NOT NULL,
+    amount numeric(16,2) NOT NULL,
+    purchase_id bigint,
+    purchased_at timestamp with time zone,
+    refund_id bigint,
+    closing_number integer,
+    entry_hash bytea NOT NULL,
+    CONSTRAINT till_entries_check CHECK (((kind = 'sale'::text) = ((refund_id IS NULL) AND (closing_number IS NULL) AND (purchase_id IS NOT NULL)))),
+    CONSTRAINT till_entries_check1 CHECK (((kind = 'refund'::text) = (refund_id IS NOT NULL))),
+    CONSTRAINT till_entries_check2 CHECK (((kind = 'closing'::text) = (closing_number IS NOT NULL))),
+    CONSTRAINT till_entries_kind_check CHECK ((kind = ANY (ARRAY['sale'::text, 'refund'::text, 'closing'::text]))),
+    CONSTRAINT till_entries_receipt_number_check CHECK ((receipt_number >= 1))
+);
+
+CREATE TABLE public.till_ledgers (
+    till_id text NOT NULL,
+    supermarket_id text NOT NULL,
+    entries bigint NOT NULL,
+    head_hash bytea NOT NULL,
+    grand_total numeric(16,2) NOT NULL,
+    closings integer NOT NULL,
+    period_first_receipt bigint NOT NULL,
+    period_opened_at timestamp with time zone NOT NULL
+)
+WITH (fillfactor='50');
+
 CREATE TABLE public.tills (
     till_id text NOT NULL,
     supermarket_id text NOT NULL,
@@ -1111,6 +1492,18 @@ ALTER TABLE ONLY public.store_customers
 ALTER TABLE ONLY public.supermarkets
     ADD CONSTRAINT supermarkets_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.till_closings
+    ADD CONSTRAINT till_closings_pkey PRIMARY KEY (till_id, closing_number);
+
+ALTER TABLE ONLY public.till_closings
+    ADD CONSTRAINT till_closings_till_id_receipt_number_key UNIQUE (till_id, receipt_number);
+
+ALTER TABLE ONLY public.till_entries
+    ADD CONSTRAINT till_entries_pkey PRIMARY KEY (till_id, receipt_number);
+
+ALTER TABLE ONLY public.till_ledgers
+    ADD CONSTRAINT till_ledgers_pkey PRIMARY KEY (till_id);
+
 ALTER TABLE ONLY public.tills
     ADD CONSTRAINT tills_key_hash_key UNIQUE (key_hash);
 
@@ -1131,6 +1524,12 @@ CREATE INDEX refunds_of_sale ON public.refunds USING btree (purchase_id);
 CREATE INDEX screen_sessions_expiry ON public.screen_sessions USING btree (expires_at);
 
 CREATE INDEX store_customers_by_purchase_count ON public.store_customers USING btree (supermarket_id, purchase_count DESC, customer_id);
+
+CREATE INDEX till_closings_by_day ON public.till_closings USING btree (closed_at);
+
+CREATE INDEX till_entries_of_refund ON public.till_entries USING btree (refund_id) WHERE (kind = 'refund'::text);
+
+CREATE INDEX till_entries_of_sale ON public.till_entries USING btree (purchase_id) WHERE (kind = 'sale'::text);
 
 ALTER INDEX public.purchase_items_pkey ATTACH PARTITION public.purchase_items_default_pkey;
 
@@ -1164,6 +1563,8 @@ CREATE TRIGGER purchases_not_truncated BEFORE TRUNCATE ON public.purchases FOR E
 
 CREATE TRIGGER refund_lines_append_only BEFORE DELETE OR UPDATE ON public.refund_lines FOR EACH ROW EXECUTE FUNCTION public.refuse_rewriting_sales();
 
+CREATE TRIGGER refund_lines_chained AFTER INSERT ON public.refund_lines REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION public.chain_refunds();
+
 CREATE TRIGGER refund_lines_counted AFTER INSERT ON public.refund_lines REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION public.count_units_returned();
 
 CREATE TRIGGER refund_lines_not_truncated BEFORE TRUNCATE ON public.refund_lines FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
@@ -1184,6 +1585,14 @@ CREATE TRIGGER supermarkets_moved_zone AFTER UPDATE OF time_zone ON public.super
 
 CREATE TRIGGER supermarkets_moved_zone_refunds AFTER UPDATE OF time_zone ON public.supermarkets FOR EACH ROW WHEN ((old.time_zone IS DISTINCT FROM new.time_zone)) EXECUTE FUNCTION public.rebuild_refund_days_of_moved_store();
 
+CREATE TRIGGER till_closings_append_only BEFORE DELETE OR UPDATE ON public.till_closings FOR EACH ROW EXECUTE FUNCTION public.refuse_rewriting_sales();
+
+CREATE TRIGGER till_closings_not_truncated BEFORE TRUNCATE ON public.till_closings FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
+
+CREATE TRIGGER till_entries_append_only BEFORE DELETE OR UPDATE ON public.till_entries FOR EACH ROW EXECUTE FUNCTION public.refuse_rewriting_sales();
+
+CREATE TRIGGER till_entries_not_truncated BEFORE TRUNCATE ON public.till_entries FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_truncating_sales();
+
 CREATE TRIGGER tills_changed AFTER INSERT OR DELETE OR TRUNCATE ON public.tills FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_changed();
 
 CREATE TRIGGER tills_keys_changed AFTER UPDATE OF key_hash, supermarket_id, revoked_at ON public.tills FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_changed();
@@ -1200,6 +1609,9 @@ ALTER TABLE ONLY public.refund_lines
 ALTER TABLE ONLY public.refunds
     ADD CONSTRAINT refunds_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
 
+ALTER TABLE ONLY public.till_closings
+    ADD CONSTRAINT till_closings_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
+
 ALTER TABLE ONLY public.tills
     ADD CONSTRAINT tills_supermarket_id_fkey FOREIGN KEY (supermarket_id) REFERENCES public.supermarkets(id);
 
@@ -1213,10 +1625,31 @@ GRANT ALL ON TYPE public.arriving_line TO supermarket_cash_register;
 REVOKE ALL ON TYPE public.arriving_sale FROM PUBLIC;
 GRANT ALL ON TYPE public.arriving_sale TO supermarket_cash_register;
 
+REVOKE ALL ON TYPE public.ledger_entry FROM PUBLIC;
+GRANT ALL ON TYPE public.ledger_entry TO supermarket_cash_register;
+
 REVOKE ALL ON FUNCTION public.aggregate_shard() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.append_to_chains(entries public.ledger_entry[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.append_to_chains(entries public.ledger_entry[]) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.chain_refunds() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_upload(till text, claimant uuid, lasting interval) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.close_due_periods(close_at time without time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.close_due_periods(close_at time without time zone) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.close_till(till text, store text, automatic boolean, due_before timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.close_till(till text, store text, automatic boolean, due_before timestamp with time zone) TO supermarket_cash_register;
+
+GRANT SELECT ON TABLE public.till_closings TO supermarket_analytics;
+
+REVOKE ALL ON FUNCTION public.closing_answer(c public.till_closings) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.closing_answer(c public.till_closings) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.closing_canonical(c public.till_closings) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_purchases() FROM PUBLIC;
 
@@ -1244,6 +1677,21 @@ REVOKE ALL ON FUNCTION public.input_is_valid(value text, type_name text) FROM PU
 
 REVOKE ALL ON FUNCTION public.is_time_zone(zone text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.ledger_canonical(entry public.ledger_entry, receipt bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.ledger_money(amount numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_money(amount numeric) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.ledger_period(till text, first bigint, last bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_string(value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_string(value text) TO supermarket_cash_register;
+
+REVOKE ALL ON FUNCTION public.ledger_time(at timestamp with time zone) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.live_credentials(wanted bytea[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.live_credentials(wanted bytea[]) TO supermarket_cash_register;
 GRANT ALL ON FUNCTION public.live_credentials(wanted bytea[]) TO supermarket_analytics;
@@ -1257,6 +1705,9 @@ REVOKE ALL ON FUNCTION public.move_month_out_of_default(suffix text, low timesta
 REVOKE ALL ON FUNCTION public.notify_access_changed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.notify_catalog_changed() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.open_period(till text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.open_period(till text) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.rebuild_days_of_moved_store() FROM PUBLIC;
 
@@ -1338,5 +1789,7 @@ GRANT SELECT ON TABLE public.store_customers TO supermarket_analytics;
 
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_cash_register;
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_analytics;
+
+GRANT SELECT ON TABLE public.till_ledgers TO supermarket_analytics;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE ALL ON FUNCTIONS FROM PUBLIC;

@@ -1,7 +1,8 @@
 """What a request body may be: at most MAX_BODY_BYTES (413), and JSON (415).
 
     BodyLimit   413 for a body over the limit, counted while it is read
-    JsonOnly    415 for a POST, PUT or PATCH body that is not application/json
+    JsonOnly    415 for a POST, PUT or PATCH body that is not application/json (a request
+                without a body passes)
 
 A Content-Length over the limit is refused before anything is read; a body sent in chunks
 without one is counted as it arrives and refused the moment it passes the limit, so a client
@@ -61,14 +62,23 @@ UNSUPPORTED_MEDIA_TYPE = problem_type(
 )  # fmt: skip
 
 
+def _no_body(headers: dict[bytes, bytes]) -> bool:
+    """A request that sends nothing (a POST that only acts, as closing a till's day) has no
+    body to be of the wrong type."""
+    if b"transfer-encoding" in headers or b"content-type" in headers:
+        return False
+    return headers.get(b"content-length", b"0").strip() == b"0"
+
+
 class JsonOnly:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
-            media = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip()
-            if not (media == b"application/json" or media.endswith(b"+json")):
+            headers = dict(scope["headers"])
+            media = headers.get(b"content-type", b"").split(b";")[0].strip()
+            if not (media == b"application/json" or media.endswith(b"+json") or _no_body(headers)):
                 await refuse(
                     scope, receive, send, UNSUPPORTED_MEDIA_TYPE,
                     "the body must be JSON, sent with Content-Type: application/json",

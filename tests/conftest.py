@@ -45,8 +45,8 @@ SHOP_TABLES = (
     "store_customer_purchase_counts, product_sales, daily_sales, daily_customers, "
     "daily_product_sales, idempotency_keys, offline_sales, import_visits, loyalty_cards, "
     "customer_numbers, refund_lines, refunds, refunded_lines, daily_refunds, "
-    "daily_product_returns, product_returns, uploads_in_progress, products, "
-    "supermarkets"
+    "daily_product_returns, product_returns, uploads_in_progress, till_entries, till_ledgers, "
+    "till_closings, products, supermarkets"
 )
 
 

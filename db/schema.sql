@@ -1790,6 +1790,8 @@ GRANT SELECT ON TABLE public.store_customers TO supermarket_analytics;
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_cash_register;
 GRANT SELECT ON TABLE public.supermarkets TO supermarket_analytics;
 
+GRANT SELECT ON TABLE public.till_entries TO supermarket_analytics;
+
 GRANT SELECT ON TABLE public.till_ledgers TO supermarket_analytics;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE ALL ON FUNCTIONS FROM PUBLIC;

@@ -69,12 +69,13 @@ const Dashboard = (() => {
     state.asOf = null;
     try {
       const range = new URLSearchParams({ from: byId("from").value, to: byId("to").value });
-      const [totals, byStore, unique, top, returned] = await Promise.all([
+      const [totals, byStore, unique, top, returned, tills] = await Promise.all([
         ask(`/sales/daily-totals?${query()}`),
         ask(`/sales/by-store?${range}`),
         ask(`/unique-customers?${query()}`),
         ask(`/top-products?${query({ limit: 3 })}`),
         ask(`/returned-products?${query({ limit: 5 })}`),
+        ask(`/tills?${query()}`),
       ]);
       state.days = totals.days;
       showFigures(totals.days, unique.unique_customers);
@@ -82,6 +83,8 @@ const Dashboard = (() => {
       showStores(byStore.supermarkets);
       showTop(top.products);
       showReturned(returned.products);
+      showTills(tills.tills);
+      byId("closings-csv").href = `/closings?${query({ format: "csv" })}`;
       byId("daily-csv").href = `/sales/daily-totals?${query({ format: "csv" })}`;
       byId("stores-csv").href = `/sales/by-store?${range}&format=csv`;
       byId("top-csv").href = `/top-products?${query({ limit: 3, format: "csv" })}`;
@@ -155,6 +158,21 @@ const Dashboard = (() => {
       [p.product], [count(p.units_returned), true], [Screen.money(p.refunded), true],
     ])));
     if (!products.length) byId("returned").replaceChildren(row([["no refunds in this range"], [""], [""]]));
+  }
+
+  function when(moment) {
+    return moment ? new Date(moment).toLocaleString() : "—";
+  }
+
+  function showTills(tills) {
+    byId("tills").replaceChildren(...tills.map((t) => row([
+      [t.till_id], [t.supermarket_id], [when(t.period_opened_at)],
+      [count(t.open_entries), true], [Screen.money(t.open_net), true],
+      [t.last_closed_at ? `${when(t.last_closed_at)}${t.last_closing_automatic ? " (automatic)" : ""}` : "never closed"],
+      [t.last_closing_net === null ? "—" : Screen.money(t.last_closing_net), true],
+      [Screen.money(t.grand_total), true],
+    ])));
+    if (!tills.length) byId("tills").replaceChildren(row([["no till has recorded a sale yet"], [""], [""], [""], [""], [""], [""], [""]]));
   }
 
   async function showLoyal() {

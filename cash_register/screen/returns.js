@@ -118,13 +118,17 @@ const Returns = (() => {
     const heading = document.createElement("p");
     heading.id = "refund-number";
     heading.textContent = `Refund ${refund.refund_id} of purchase ${refund.purchase_id} · ${Screen.money(refund.total_amount)}`;
+    const chain = document.createElement("p");
+    chain.id = "refund-chain";
+    chain.className = "hint";
+    chain.textContent = `Receipt no. ${refund.receipt_number} of this till · entry hash ${refund.entry_hash}`;
     const list = document.createElement("ul");
     for (const line of refund.lines) {
       const item = document.createElement("li");
       item.textContent = `${line.product}: ${line.quantity} × ${Screen.money(line.unit_price)}`;
       list.append(item);
     }
-    receipt.replaceChildren(heading, list);
+    receipt.replaceChildren(heading, list, chain);
     receipt.hidden = false;
     byId("return-sale").hidden = true;
     byId("approval-key").value = "";

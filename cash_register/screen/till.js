@@ -182,7 +182,11 @@ const Till = (() => {
     const heading = document.createElement("p");
     heading.id = "receipt-number";
     heading.textContent = `Purchase ${receipt.purchase_id} · total ${Screen.money(receipt.total_amount)}`;
-    byId("receipt").replaceChildren(heading, table);
+    const chain = document.createElement("p");
+    chain.id = "receipt-chain";
+    chain.className = "hint";
+    chain.textContent = `Receipt no. ${receipt.receipt_number} of this till · entry hash ${receipt.entry_hash}`;
+    byId("receipt").replaceChildren(heading, table, chain);
     byId("receipt-section").hidden = false;
     Screen.say(`Sale recorded: purchase ${receipt.purchase_id}.`, "good");
     state.basket = [];

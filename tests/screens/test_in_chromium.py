@@ -59,6 +59,14 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
         )
     )
     assert f"Purchase {stored['id']}" in receipt_text
+    chained = await catalog.fetchrow(
+        "SELECT receipt_number, encode(entry_hash, 'hex') AS hash FROM till_entries "
+        "WHERE purchase_id = $1",
+        stored["id"],
+    )
+    chain_text = await till.locator("#receipt-chain").inner_text()
+    assert f"Receipt no. {chained['receipt_number']} of this till" in chain_text
+    assert chained["hash"] in chain_text
     assert (stored["supermarket_id"], stored["till_id"]) == ("SMKT002", "till-smkt002")
     assert stored["total_amount"] == expected_total
     await till.screenshot(path=screenshot_path("till-receipt"), full_page=True)
@@ -77,6 +85,10 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
     assert shown >= stored["purchased_at"].replace(microsecond=0)
     await expect(dashboard.locator("#refunds")).to_have_text("0")
     await expect(dashboard.locator("#returned")).to_contain_text("no refunds")
+    # The till's open day: one receipt, never closed yet.
+    await expect(dashboard.locator("#tills tr")).to_have_count(1)
+    await expect(dashboard.locator("#tills tr").first).to_contain_text("till-smkt002")
+    await expect(dashboard.locator("#tills tr").first).to_contain_text("never closed")
     # Every column of the per-store table is in sight at 1280 px.
     await dashboard.set_viewport_size({"width": 1280, "height": 900})
     last_column = await dashboard.locator("#stores-title ~ .table-wrap th").last.bounding_box()
@@ -176,5 +188,10 @@ async def test_goods_taken_back_at_the_till_by_keyboard_with_an_owners_approval(
     assert (refund["approved_by"], refund["till_id"]) == ("test-owner", "till-smkt003")
     shown = (await till.locator("#refund-number").inner_text()).rsplit("·", 1)[1]
     assert _amount(shown) == refund["total_amount"]
+    chained = await catalog.fetchval(
+        "SELECT receipt_number FROM till_entries WHERE kind = 'refund' AND till_id = 'till-smkt003'"
+    )
+    chain_text = await till.locator("#refund-chain").inner_text()
+    assert f"Receipt no. {chained} of this till" in chain_text
     await till.screenshot(path=screenshot_path("till-refund"), full_page=True)
     assert traffic.elsewhere() == []

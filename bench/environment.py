@@ -45,14 +45,19 @@ class TillKeysForWrk(TypedDict):
     BENCH_TILL_KEYS: str
 
 
+# Tills per store: the load comes from 300 tills, each with its own ledger (receipt numbers
+# and hash chain), as a chain's does; three tills would make three hot rows.
+TILLS_PER_STORE = 100
+
+
 @dataclass(frozen=True)
 class BenchKeys:
-    tills: dict[str, str]
+    tills: dict[str, list[str]]  # store -> its tills' keys
     owner: str
 
     def wrk_env(self) -> TillKeysForWrk:
-        """For bench/purchase.lua: each store's till key."""
-        return {"BENCH_TILL_KEYS": ";".join(f"{s}={k}" for s, k in self.tills.items())}
+        """For bench/tills.lua: each store's tills' keys."""
+        return {"BENCH_TILL_KEYS": ";".join(f"{s}={','.join(k)}" for s, k in self.tills.items())}
 
     def owner_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.owner}"}
@@ -62,14 +67,21 @@ async def _issue_keys(database_url: str) -> BenchKeys:
     connection = await asyncpg.connect(database_url)
     try:
         stores = [row["id"] for row in await connection.fetch("SELECT id FROM supermarkets")]
-        tills = {s: await issue(connection, "till", f"bench-{s.lower()}", s) for s in stores}
+        tills = {
+            s: [
+                await issue(connection, "till", f"bench-{s.lower()}-{n:03d}", s)
+                for n in range(1, TILLS_PER_STORE + 1)
+            ]
+            for s in stores
+        }
         return BenchKeys(tills, await issue(connection, "owner", "bench-owner", None))
     finally:
         await connection.close()
 
 
 def bench_keys(database_url: str) -> BenchKeys:
-    """A till key per store and an owner key on the bench database (its stores must exist)."""
+    """TILLS_PER_STORE till keys per store and an owner key on the bench database (its stores
+    must exist)."""
     return asyncio.run(_issue_keys(database_url))
 
 

@@ -1,6 +1,7 @@
--- wrk: POST /purchase with a realistic till mix, each sale sent with its store's till key. A third of the sales are new customers (no
--- user_id); the rest come from 5,000 returning customers. 1 to 4 distinct products, three
--- stores. Every acknowledged purchase_id is kept so the harness can check each was stored.
+-- wrk: POST /purchase with a realistic till mix, each sale sent by one of its store's 100
+-- tills. A third of the sales are new customers (no user_id); the rest come from 5,000
+-- returning customers. 1 to 4 distinct products, three stores. Every
+-- acknowledged purchase_id is kept so the harness can check each was stored.
 local products = {"milk", "bread", "eggs", "chicken", "apples", "toilet paper", "cereal",
                   "cheese", "yogurt", "orange juice"}
 dofile(os.getenv("BENCH_DIR") .. "/tills.lua")
@@ -33,7 +34,7 @@ function request()
    end
    local body = '{"supermarket_id":"' .. store .. '",' .. customer .. '"items":[' .. basket() .. ']}'
    local headers = {["Content-Type"] = "application/json",
-                    ["Authorization"] = "Bearer " .. (till_keys[store] or "")}
+                    ["Authorization"] = "Bearer " .. till_key(store)}
    return wrk.format(nil, "/purchase", headers, body)
 end
 

@@ -29,17 +29,19 @@ PGBENCH_CLIENTS = 16
 PURCHASES = "purchases"
 
 # The statement's parameter for one purchase of the same mix as purchase.lua: a third new
-# customers, 1 to 4 distinct products, three stores.
+# customers, 1 to 4 distinct products, three stores, 300 tills (each with its own ledger).
 PGBENCH_SALES = (
     "ARRAY[ROW('SMKT00' || :store, "
     "CASE WHEN :new = 1 THEN gen_random_uuid() "
     "ELSE ('00000000-0000-4000-8000-' || lpad(:customer::text, 12, '0'))::uuid END, "
-    "NULL, 'pgbench-till', md5(random()::text), "  # now; a request id, as every request has
+    # now; one of 300 tills; a request id, as every request has
+    "NULL, 'pgbench-till-' || :till, md5(random()::text), "
     "NULL, NULL, NULL, NULL, "  # no loyalty card, no idempotency key: as in the wrk mix
     "(SELECT array_agg(ROW(id, 1)::arriving_line) "
     "FROM (SELECT id FROM products ORDER BY random() LIMIT :n) p))::arriving_sale]"
 )
 PGBENCH_VARIABLES = """\\set store random(1, 3)
+\\set till random(1, 300)
 \\set new random(1, 3)
 \\set customer random(1, 5000)
 \\set n random(1, 4)
@@ -102,8 +104,8 @@ async def _stored(database_url: str, acknowledged: list[int]) -> tuple[int, int]
 
 PACED_RATES = (1_000, 2_000)
 PACED_INTERVAL_MS = 100  # each connection's mean pause: rate × 0.1 s connections
-# The tills' rate limit stays on (every request passes through it), set above what three tills
-# send here; authentication is on as always.
+# The tills' rate limit stays on (every request passes through it), set above what any till
+# sends here; authentication is on as always.
 TILL_REQUESTS_PER_SECOND = "1000000"
 
 
@@ -230,7 +232,8 @@ def _report(
 - Date: {now()}
 - Machine: {machine()}; PostgreSQL, the service and the load generators share it.
 - Service: cash register, {workers} uvicorn workers, group commit on, `synchronous_commit` on,
-  every request authenticated by its store's till key and passed through the tills' rate
+  every request authenticated by one of its store's 100 till keys (300 tills, each with its
+  own ledger) and passed through the tills' rate
   limit (set to {TILL_REQUESTS_PER_SECOND} per second, so it never refuses here).
 - Saturated: wrk, {connections} connections as fast as they are answered, {seconds} s per run,
   {len(saturated)} consecutive runs, mix of `bench/purchase.lua` (a third new customers, 1 to 4

@@ -21,7 +21,7 @@ function request()
    local store = "SMKT00" .. math.random(1, 3)
    local body = '{"purchase_id":' .. sale .. ',"lines":"all","reason":"returned"}'
    local headers = {["Content-Type"] = "application/json",
-                    ["Authorization"] = "Bearer " .. (till_keys[store] or "")}
+                    ["Authorization"] = "Bearer " .. till_key(store)}
    return wrk.format("POST", "/refunds", headers, body)
 end
 

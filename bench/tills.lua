@@ -1,6 +1,8 @@
 -- wrk: what every till script shares. Each wrk thread gets its number (`id`, from 1) and is
--- kept in `threads`, so `done` can gather what each saw; `till_keys` holds each store's till
--- key from BENCH_TILL_KEYS="SMKT001=key;SMKT002=key;SMKT003=key". Loads report.lua.
+-- kept in `threads`, so `done` can gather what each saw; `till_keys` holds each store's tills'
+-- keys from BENCH_TILL_KEYS="SMKT001=key,key,...;SMKT002=...", and `till_key(store)` picks one
+-- of that store's tills for a request: a chain's load comes from hundreds of tills, each with
+-- its own ledger. Loads report.lua.
 threads = {}
 dofile(os.getenv("BENCH_DIR") .. "/report.lua")
 
@@ -10,6 +12,15 @@ function setup(thread)
 end
 
 till_keys = {}
-for store, key in string.gmatch(os.getenv("BENCH_TILL_KEYS") or "", "([^=;]+)=([^;]+)") do
-   till_keys[store] = key
+for store, keys in string.gmatch(os.getenv("BENCH_TILL_KEYS") or "", "([^=;]+)=([^;]+)") do
+   till_keys[store] = {}
+   for key in string.gmatch(keys, "[^,]+") do
+      table.insert(till_keys[store], key)
+   end
+end
+
+function till_key(store)
+   local keys = till_keys[store]
+   if keys == nil then return "" end
+   return keys[math.random(#keys)]
 end

@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,25 @@ CENT = Decimal("0.01")
 # Every entry with the content it was hashed over, in chain order. Lines come unsorted: the
 # canonical order is made here.
 ENTRIES = """
+WITH e AS (
+    SELECT * FROM till_entries WHERE $1::text[] IS NULL OR till_id = ANY($1::text[])
+),
+sale_lines AS (
+    SELECT i.purchase_id, array_agg(r.name) AS names, array_agg(i.quantity) AS quantities,
+           array_agg(i.unit_price) AS prices
+    FROM purchase_items i
+    JOIN products r ON r.id = i.product_id
+    JOIN e ON e.kind = 'sale' AND e.purchase_id = i.purchase_id AND e.purchased_at = i.purchased_at
+    GROUP BY i.purchase_id
+),
+refund_lines_of AS (
+    SELECT l.refund_id, array_agg(r.name) AS names, array_agg(l.quantity) AS quantities,
+           array_agg(l.unit_price) AS prices
+    FROM refund_lines l
+    JOIN products r ON r.id = l.product_id
+    JOIN e ON e.kind = 'refund' AND e.refund_id = l.refund_id
+    GROUP BY l.refund_id
+)
 SELECT e.till_id, e.receipt_number, e.kind, e.entry_hash, e.purchase_id, e.refund_id,
        e.closing_number,
        s.id IS NOT NULL AS sale_found, s.till_id AS sale_till, s.supermarket_id AS sale_store,
@@ -38,26 +58,15 @@ SELECT e.till_id, e.receipt_number, e.kind, e.entry_hash, e.purchase_id, e.refun
        c.closing_number IS NOT NULL AS closing_found, c.supermarket_id AS closing_store,
        c.period_start, c.closed_at, c.first_receipt, c.last_receipt, c.sales, c.sales_amount,
        c.refunds, c.refunded, c.net, c.grand_total, c.units::text AS units
-FROM till_entries e
+FROM e
 LEFT JOIN purchases s
     ON e.kind = 'sale' AND s.id = e.purchase_id AND s.purchased_at = e.purchased_at
-LEFT JOIN LATERAL (
-    SELECT array_agg(r.name) AS names, array_agg(i.quantity) AS quantities,
-           array_agg(i.unit_price) AS prices
-    FROM purchase_items i JOIN products r ON r.id = i.product_id
-    WHERE i.purchase_id = s.id AND i.purchased_at = s.purchased_at
-) sl ON s.id IS NOT NULL
+LEFT JOIN sale_lines sl ON sl.purchase_id = s.id
 LEFT JOIN refunds f ON e.kind = 'refund' AND f.id = e.refund_id
 LEFT JOIN purchases fs ON fs.id = f.purchase_id AND fs.purchased_at = f.purchased_at
-LEFT JOIN LATERAL (
-    SELECT array_agg(r.name) AS names, array_agg(l.quantity) AS quantities,
-           array_agg(l.unit_price) AS prices
-    FROM refund_lines l JOIN products r ON r.id = l.product_id
-    WHERE l.refund_id = f.id
-) fl ON f.id IS NOT NULL
+LEFT JOIN refund_lines_of fl ON fl.refund_id = f.id
 LEFT JOIN till_closings c
     ON e.kind = 'closing' AND c.till_id = e.till_id AND c.closing_number = e.closing_number
-WHERE $1::text[] IS NULL OR e.till_id = ANY($1::text[])
 ORDER BY e.till_id, e.receipt_number
 """
 
@@ -73,6 +82,9 @@ WHERE ($1::text[] IS NULL OR f.till_id = ANY($1::text[]))
 ORDER BY 1, 3
 """
 
+# The lines are gathered by hashing, not looked up entry by entry: room for that in memory.
+READING_A_MILLION = "SET LOCAL work_mem = '512MB'"
+
 HEADS = """
 SELECT till_id, entries, head_hash, closings FROM till_ledgers
 WHERE $1::text[] IS NULL OR till_id = ANY($1::text[])
@@ -85,7 +97,9 @@ UNION SELECT DISTINCT till_id FROM till_entries WHERE supermarket_id = $1
 """
 
 
+@cache
 def json_string(value: str) -> str:
+    """A JSON string (remembered: tills, stores and products repeat a million times)."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -94,7 +108,8 @@ def money(amount: Decimal) -> str:
 
 
 def utc_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC with six decimals of seconds and Z."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def canonical_lines(names: list[str], quantities: list[int], prices: list[Decimal]) -> str:
@@ -345,6 +360,7 @@ async def chain_rows(
 ) -> AsyncIterator[asyncpg.Record]:
     """Every entry with its content, in chain order, streamed (a million rows fit nowhere)."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
+        await connection.execute(READING_A_MILLION)
         async for row in connection.cursor(ENTRIES, tills, prefetch=5000):
             yield row
 
@@ -355,6 +371,7 @@ async def verify_chains(
     """Verify the chains of `tills` (None: every till), from one consistent snapshot."""
     checks: dict[str, ChainCheck] = {name: ChainCheck(name) for name in tills or []}
     async with connection.transaction(isolation="repeatable_read", readonly=True):
+        await connection.execute(READING_A_MILLION)
         async for row in connection.cursor(ENTRIES, tills, prefetch=5000):
             till = row["till_id"]
             check = checks.get(till)

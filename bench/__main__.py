@@ -6,6 +6,7 @@ register with 2 workers, then wrk GET /health (the server's own ceiling), wrk PO
 transaction per purchase; every acknowledged purchase must be stored exactly once.
 Refunds: POST /refunds of the sales a POST /purchase run acknowledged, between two such runs.
 Topology: nginx before 1, 2 and 3 cash registers on a primary with a streaming replica.
+Ledger: python -m admin verify-ledger over a million chained entries.
 Analytics: each endpoint's latency at the seed's size and after loading generated purchases
 with the loader, whose rate is measured against bench/loader_floor.sql in the same run.
 Writes bench/results.md (the latest figure of every goal first), bench/latest.json and
@@ -19,6 +20,7 @@ import sys
 
 from bench.analytics import ANALYTICS, run_analytics_benchmark
 from bench.goals import Section, goals_table, record
+from bench.ledger import LEDGER, run_ledger_benchmark
 from bench.purchases import PURCHASES, run_purchase_benchmark
 from bench.refunds import REFUNDS, run_refund_benchmark
 from bench.topology import TOPOLOGY, run_topology_benchmark
@@ -33,7 +35,9 @@ def main() -> int:
         "--saturation-runs", type=int, default=3, help="consecutive saturated POST /purchase runs"
     )
     parser.add_argument(
-        "--only", choices=[PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS], help="run one section"
+        "--only",
+        choices=[PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS, LEDGER],
+        help="run one section",
     )
     parser.add_argument(
         "--purchases",
@@ -64,7 +68,9 @@ def main() -> int:
     if arguments.only in (None, ANALYTICS):
         size = 10_000_000 if arguments.ten_million else arguments.purchases
         sections.append(run_analytics_benchmark(size))
-    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS])
+    if arguments.only in (None, LEDGER):
+        sections.append(run_ledger_benchmark())
+    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS, LEDGER])
     for section in sections:
         print(section.report)
     print(goals_table(sections))

@@ -59,10 +59,12 @@ async def test_a_sale_by_keyboard_on_the_till_shows_on_the_dashboard(
         )
     )
     assert f"Purchase {stored['id']}" in receipt_text
-    chained = await catalog.fetchrow(
-        "SELECT receipt_number, encode(entry_hash, 'hex') AS hash FROM till_entries "
-        "WHERE purchase_id = $1",
-        stored["id"],
+    chained = one(
+        await catalog.fetchrow(
+            "SELECT receipt_number, encode(entry_hash, 'hex') AS hash FROM till_entries "
+            "WHERE purchase_id = $1",
+            stored["id"],
+        )
     )
     chain_text = await till.locator("#receipt-chain").inner_text()
     assert f"Receipt no. {chained['receipt_number']} of this till" in chain_text

@@ -172,25 +172,26 @@ class EntryBroken(Exception):
     """An entry whose row is not what was chained: the reason, in words."""
 
 
+def _stored_lines(row: asyncpg.Record, kind: str, row_id: int) -> str:
+    """A sale's or refund's canonical lines, once its row is found and is the till's own."""
+    if not row[f"{kind}_found"]:
+        raise EntryBroken(f"its {kind} {row_id} is not stored")
+    if row[f"{kind}_till"] != row["till_id"]:
+        raise EntryBroken(f"its {kind} {row_id} names till {row[f'{kind}_till']}")
+    return canonical_lines(row[f"{kind}_names"], row[f"{kind}_quantities"], row[f"{kind}_prices"])
+
+
 def canonical_of(row: asyncpg.Record) -> str:
     """The entry's canonical JSON rebuilt from its stored rows, or why it cannot be."""
     till, receipt, kind = row["till_id"], row["receipt_number"], row["kind"]
     if kind == "sale":
-        if not row["sale_found"]:
-            raise EntryBroken(f"its sale {row['purchase_id']} is not stored")
-        if row["sale_till"] != till:
-            raise EntryBroken(f"its sale {row['purchase_id']} names till {row['sale_till']}")
-        lines = canonical_lines(row["sale_names"], row["sale_quantities"], row["sale_prices"])
+        lines = _stored_lines(row, kind, row["purchase_id"])
         return sale_or_refund_canonical(
             till, receipt, kind, row["sale_store"], row["purchased_at"],
             str(row["sale_customer"]), lines, row["sale_total"],
         )  # fmt: skip
     if kind == "refund":
-        if not row["refund_found"]:
-            raise EntryBroken(f"its refund {row['refund_id']} is not stored")
-        if row["refund_till"] != till:
-            raise EntryBroken(f"its refund {row['refund_id']} names till {row['refund_till']}")
-        lines = canonical_lines(row["refund_names"], row["refund_quantities"], row["refund_prices"])
+        lines = _stored_lines(row, kind, row["refund_id"])
         return sale_or_refund_canonical(
             till, receipt, kind, row["refund_store"], row["refunded_at"],
             str(row["refund_customer"]), lines, row["refund_total"], row["refund_sale"],

@@ -43,7 +43,7 @@ refund_lines_of AS (
            array_agg(l.unit_price) AS prices
     FROM refund_lines l
     JOIN products r ON r.id = l.product_id
-    JOIN e ON e.kind = 'refund' AND e.refund_id = l.refund_id
+    WHERE l.refund_id IN (SELECT refund_id FROM e WHERE kind = 'refund')
     GROUP BY l.refund_id
 )
 SELECT e.till_id, e.receipt_number, e.kind, e.entry_hash, e.purchase_id, e.refund_id,

@@ -56,14 +56,17 @@ async def test_the_batched_statement_stores_a_full_batch_of_two_line_purchases(
 async def test_the_pgbench_statement_stores_one_purchase_of_the_drawn_size(
     catalog: asyncpg.Connection,
 ) -> None:
-    drawn = {":store": "2", ":new": "1", ":customer": "7", ":n": "3"}
+    drawn = {":store": "2", ":till": "41", ":new": "1", ":customer": "7", ":n": "3"}
     statement = "".join(line for line in pgbench_script().splitlines() if not line.startswith("\\"))
     for variable, value in drawn.items():
         statement = statement.replace(variable, value)
     await catalog.execute(statement)
     rows = await catalog.fetch(
         "SELECT p.supermarket_id, count(*) AS lines FROM purchases p "
-        "JOIN purchase_items i ON i.purchase_id = p.id WHERE p.till_id = 'pgbench-till' "
+        "JOIN purchase_items i ON i.purchase_id = p.id WHERE p.till_id = 'pgbench-till-41' "
         "GROUP BY p.id, p.supermarket_id"
     )
     assert [(r["supermarket_id"], r["lines"]) for r in rows] == [("SMKT002", 3)]
+    # The reference pays for the till's ledger as the service does: the sale is chained.
+    chained = "SELECT receipt_number FROM till_entries WHERE till_id = 'pgbench-till-41'"
+    assert await catalog.fetchval(chained) == 1

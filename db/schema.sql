@@ -48,44 +48,37 @@ CREATE FUNCTION public.append_to_chains(entries public.ledger_entry[]) RETURNS T
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    head_tills text[];
-    head_entries bigint[];
-    head_hashes bytea[];
     e record;
-    till text := NULL;
+    till text := NULL;  -- the till whose entries the loop is chaining
     previous bytea;
-    tills text[] := '{}';
+    positions bigint[] := '{}';
     numbers bigint[] := '{}';
     hashes bytea[] := '{}';
-    positions bigint[] := '{}';
 BEGIN
     IF coalesce(cardinality(entries), 0) = 0 THEN
         RETURN;
     END IF;
-    WITH head AS (
-        INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash, grand_total,
-                                       closings, period_first_receipt, period_opened_at)
-        SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
-        FROM unnest(entries) AS x
-        ORDER BY x.till_id
-        ON CONFLICT (till_id) DO UPDATE SET till_id = h.till_id
-        RETURNING h.till_id, h.entries, h.head_hash
-    )
-    SELECT array_agg(head.till_id), array_agg(head.entries), array_agg(head.head_hash)
-    INTO head_tills, head_entries, head_hashes
-    FROM head;
+    -- Lock (or make) each till's head, number the entries after it and make their canonical
+    -- forms, in one statement; then only the hashes, which chain, are made one by one.
     FOR e IN
-        SELECT x.position, x.till_id,
-               h.entries + row_number() OVER (PARTITION BY x.till_id ORDER BY x.position) AS receipt,
-               h.head_hash, ledger_canonical(x.entry, h.entries
-                   + row_number() OVER (PARTITION BY x.till_id ORDER BY x.position)) AS canonical
+        WITH head AS (
+            INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash, grand_total,
+                                           closings, period_first_receipt, period_opened_at)
+            SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
+            FROM unnest(entries) AS x
+            ORDER BY x.till_id
+            ON CONFLICT (till_id) DO UPDATE SET till_id = h.till_id
+            RETURNING h.till_id, h.entries, h.head_hash
+        )
+        SELECT x.position, x.till_id, h.entries + row_number() OVER w AS receipt, h.head_hash,
+               ledger_canonical(x.entry, h.entries + row_number() OVER w) AS canonical
         FROM (SELECT t.ordinality AS position, t.till_id,
                      ROW(t.till_id, t.kind, t.supermarket_id, t.at, t.customer_id, t.lines,
                          t.total, t.purchase_id, t.purchased_at, t.refund_id,
                          t.reason)::ledger_entry AS entry
               FROM unnest(entries) WITH ORDINALITY AS t) AS x
-        JOIN unnest(head_tills, head_entries, head_hashes) AS h(till_id, entries, head_hash)
-            USING (till_id)
+        JOIN head h USING (till_id)
+        WINDOW w AS (PARTITION BY x.till_id ORDER BY x.position)
         ORDER BY x.till_id, x.position
     LOOP
         IF e.till_id IS DISTINCT FROM till THEN
@@ -94,35 +87,39 @@ BEGIN
         END IF;
         previous := sha256(previous || convert_to(e.canonical, 'UTF8'));
         positions := positions || e.position;
-        tills := tills || e.till_id;
         numbers := numbers || e.receipt;
         hashes := hashes || previous;
     END LOOP;
-    INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at, amount,
-                              purchase_id, purchased_at, refund_id, entry_hash)
-    SELECT c.till_id, c.receipt, x.kind, x.supermarket_id, now(),
-           CASE WHEN x.kind = 'refund' THEN -x.total ELSE x.total END,
-           x.purchase_id, x.purchased_at, x.refund_id, c.hash
-    FROM unnest(positions, tills, numbers, hashes) AS c(position, till_id, receipt, hash)
-    JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position;
-    UPDATE till_ledgers h
-    SET entries = w.last_receipt, head_hash = w.last_hash, grand_total = h.grand_total + w.amount,
-        supermarket_id = w.store
-    FROM (
-        SELECT c.till_id, max(c.receipt) AS last_receipt,
-               (array_agg(c.hash ORDER BY c.receipt DESC))[1] AS last_hash,
-               (array_agg(x.supermarket_id ORDER BY c.receipt DESC))[1] AS store,
-               sum(CASE WHEN x.kind = 'refund' THEN -x.total ELSE x.total END) AS amount
-        FROM unnest(positions, tills, numbers, hashes) AS c(position, till_id, receipt, hash)
-        JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
-        GROUP BY c.till_id
-    ) w
-    WHERE h.till_id = w.till_id;
+    -- Store the entries and move the heads in the statement that answers them.
     RETURN QUERY
-        SELECT x.purchase_id, x.refund_id, c.receipt, c.hash
-        FROM unnest(positions, numbers, hashes) AS c(position, receipt, hash)
-        JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
-        ORDER BY c.position;
+        WITH chained AS (
+            SELECT c.position, c.receipt, c.hash, x.*
+            FROM unnest(positions, numbers, hashes) AS c(position, receipt, hash)
+            JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
+        ),
+        stored AS (
+            INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at,
+                                      amount, purchase_id, purchased_at, refund_id, entry_hash)
+            SELECT c.till_id, c.receipt, c.kind, c.supermarket_id, now(),
+                   CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END,
+                   c.purchase_id, c.purchased_at, c.refund_id, c.hash
+            FROM chained c
+        ),
+        heads AS (
+            UPDATE till_ledgers h
+            SET entries = w.last_receipt, head_hash = w.last_hash,
+                grand_total = h.grand_total + w.amount, supermarket_id = w.store
+            FROM (
+                SELECT c.till_id, max(c.receipt) AS last_receipt,
+                       (array_agg(c.hash ORDER BY c.receipt DESC))[1] AS last_hash,
+                       (array_agg(c.supermarket_id ORDER BY c.receipt DESC))[1] AS store,
+                       sum(CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END) AS amount
+                FROM chained c
+                GROUP BY c.till_id
+            ) w
+            WHERE h.till_id = w.till_id
+        )
+        SELECT c.purchase_id, c.refund_id, c.receipt, c.hash FROM chained c ORDER BY c.position;
 END
 $$;
 

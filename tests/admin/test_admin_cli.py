@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 
 import asyncpg
 
-from tests.conftest import ROOT, PostgresUnderTest
+from tests.conftest import PostgresUnderTest
+from tests.ledger.chains import admin
 from tests.rows import pairs
-
-
-def admin(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "admin", *arguments],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_keys_are_issued_listed_and_revoked(

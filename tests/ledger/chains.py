@@ -1,4 +1,5 @@
-"""The tests' own reading of a till's chain: the export, checked with hashlib alone."""
+"""`python -m admin` as an operator runs it, and the tests' own reading of a till's chain: the
+export, checked with hashlib alone."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
     python -m admin owner-key --name alice [--store SMKT002]
     python -m admin revoke --till till-07 | --owner alice
     python -m admin list
-    python -m admin verify-ledger [--till T | --store S]
+    python -m admin verify-ledger [--till T | --store S] [--jobs N]
     python -m admin export-ledger --till T [--out FILE]
 
 A new key is printed alone on the last line, once; only its hash is stored. Issuing a key for
@@ -23,7 +23,8 @@ import asyncpg
 import orjson
 
 from admin.keys import KeyRefused, holders, issue, revoke
-from admin.ledger import exported_entries, tills_of_store, verify_chains
+from admin.ledger import exported_entries, tills_of_store
+from admin.verification import verify_chains
 from db.access_keys import Kind
 from db.errors import DatabaseUnavailable
 from db.pool import connect
@@ -48,6 +49,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     which = verify.add_mutually_exclusive_group()
     which.add_argument("--till")
     which.add_argument("--store")
+    verify.add_argument(
+        "--jobs", type=int, help="processes to verify with (default: the cores, on a big ledger)"
+    )
     export = commands.add_parser("export-ledger", help="a till's chain as JSON Lines")
     export.add_argument("--till", required=True)
     export.add_argument("--out", type=Path, help="the file to write (default: standard output)")
@@ -62,7 +66,7 @@ async def _verify(connection: asyncpg.Connection, arguments: argparse.Namespace)
     tills = [arguments.till] if arguments.till else None
     if arguments.store:
         tills = await tills_of_store(connection, arguments.store)
-    reports = await verify_chains(connection, tills)
+    reports = await verify_chains(connection, tills, arguments.jobs)
     for report in reports:
         print(report.line())
     broken = [report.till for report in reports if report.broken_at is not None]

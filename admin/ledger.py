@@ -10,32 +10,39 @@ till must be in its chain.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import asyncpg
 
-CENT = Decimal("0.01")
+from admin.canonical import (
+    canonical_lines,
+    closing_canonical,
+    entry_hash,
+    first_previous_hash,
+    sale_or_refund_canonical,
+)
 
 # Every entry with the content it was hashed over, in chain order. Lines come unsorted: the
 # canonical order is made here.
 ENTRIES = """
-WITH e AS (
-    SELECT * FROM till_entries WHERE $1::text[] IS NULL OR till_id = ANY($1::text[])
+WITH e AS NOT MATERIALIZED (
+    SELECT * FROM till_entries
+    WHERE ($1::text[] IS NULL OR till_id = ANY($1::text[]))
+      AND (hashtext(till_id) & 2147483647) % $2::int = $3::int
 ),
 sale_lines AS (
     SELECT i.purchase_id, array_agg(r.name) AS names, array_agg(i.quantity) AS quantities,
            array_agg(i.unit_price) AS prices
     FROM purchase_items i
     JOIN products r ON r.id = i.product_id
-    JOIN e ON e.kind = 'sale' AND e.purchase_id = i.purchase_id AND e.purchased_at = i.purchased_at
+    WHERE (i.purchase_id, i.purchased_at) IN (SELECT purchase_id, purchased_at FROM e
+                                              WHERE kind = 'sale')
     GROUP BY i.purchase_id
 ),
 refund_lines_of AS (
@@ -97,77 +104,6 @@ UNION SELECT DISTINCT till_id FROM till_entries WHERE supermarket_id = $1
 """
 
 
-@cache
-def json_string(value: str) -> str:
-    """A JSON string (remembered: tills, stores and products repeat a million times)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def money(amount: Decimal) -> str:
-    return str(amount.quantize(CENT))
-
-
-def utc_time(at: datetime) -> str:
-    """UTC with six decimals of seconds and Z."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
-
-
-def canonical_lines(names: list[str], quantities: list[int], prices: list[Decimal]) -> str:
-    """The lines in the code-point order of the product names (UTF-8 byte order)."""
-    lines = sorted(zip(names, quantities, prices, strict=True))
-    return (
-        "["
-        + ",".join(
-            f'{{"product":{json_string(name)},"quantity":{quantity},"unit_price":"{money(price)}"}}'
-            for name, quantity, price in lines
-        )
-        + "]"
-    )
-
-
-def sale_or_refund_canonical(
-    till: str,
-    receipt: int,
-    kind: str,
-    store: str,
-    at: datetime,
-    customer: str,
-    lines: str,
-    total: Decimal,
-    sale: int | None = None,
-    reason: str | None = None,
-) -> str:
-    text = (
-        f'{{"till":{json_string(till)},"receipt_number":{receipt},"kind":"{kind}",'
-        f'"store":{json_string(store)},"time":"{utc_time(at)}","customer":"{customer}",'
-        f'"lines":{lines},"total":"{money(total)}"'
-    )
-    if kind == "refund":
-        text += f',"sale":{sale},"reason":{json_string(reason or "")}'
-    return text + "}"
-
-
-def closing_canonical(till: str, receipt: int, closing_number: int, row: asyncpg.Record) -> str:
-    def number(value: int | None) -> str:
-        return "null" if value is None else str(value)
-
-    units = ",".join(
-        f'{{"product":{json_string(u["product"])},"sold":{u["sold"]},"returned":{u["returned"]}}}'
-        for u in json.loads(row["units"])
-    )
-    return (
-        f'{{"till":{json_string(till)},"receipt_number":{receipt},"kind":"closing",'
-        f'"store":{json_string(row["closing_store"])},"time":"{utc_time(row["closed_at"])}",'
-        f'"closing_number":{closing_number},"period_start":"{utc_time(row["period_start"])}",'
-        f'"first_receipt":{number(row["first_receipt"])},'
-        f'"last_receipt":{number(row["last_receipt"])},'
-        f'"sales":{row["sales"]},"sales_amount":"{money(row["sales_amount"])}",'
-        f'"refunds":{row["refunds"]},"refunded":"{money(row["refunded"])}",'
-        f'"net":"{money(row["net"])}","grand_total":"{money(row["grand_total"])}",'
-        f'"units":[{units}]}}'
-    )
-
-
 class EntryBroken(Exception):
     """An entry whose row is not what was chained: the reason, in words."""
 
@@ -200,14 +136,6 @@ def canonical_of(row: asyncpg.Record) -> str:
     if not row["closing_found"]:
         raise EntryBroken(f"its closing {row['closing_number']} is not stored")
     return closing_canonical(till, receipt, row["closing_number"], row)
-
-
-def entry_hash(previous: bytes, canonical: str) -> bytes:
-    return hashlib.sha256(previous + canonical.encode("utf-8")).digest()
-
-
-def first_previous_hash(till: str) -> bytes:
-    return hashlib.sha256(till.encode("utf-8")).digest()
 
 
 @dataclass
@@ -286,6 +214,18 @@ class ChainReport:
             f"head {head}  closings {self.closings}  {state}"
         )
 
+    def unchained(self, kind: str, row_id: int) -> None:
+        """A sale or refund of this till that no entry of its chain holds."""
+        if self.broken_at is None:
+            self.broken_at = f"{kind} {row_id}"
+            self.why = f"a {kind} of this till that is in no entry of its chain"
+
+    def head_stored(self, entries: int, head: bytes) -> None:
+        """The till's head row must say where its chain ends."""
+        if self.broken_at is None and (entries != self.last_receipt or head != self.head):
+            self.broken_at = f"receipt {self.last_receipt + 1}"
+            self.why = f"the head says {entries} entries, the chain holds {self.last_receipt}"
+
 
 class ChainCheck:
     """Verifies one till's entries as they stream past, in receipt order."""
@@ -337,57 +277,40 @@ class ChainCheck:
         self.report.closings += 1
         self.period = Period()
 
-    def unchained(self, kind: str, row_id: int) -> None:
-        if self.report.broken_at is None:
-            self.report.broken_at = f"{kind} {row_id}"
-            self.report.why = f"a {kind} of this till that is in no entry of its chain"
-
-    def head_stored(self, entries: int, head: bytes) -> None:
-        if self.report.broken_at is None and (
-            entries != self.report.last_receipt or head != self.report.head
-        ):
-            self.report.broken_at = f"receipt {self.report.last_receipt + 1}"
-            self.report.why = (
-                f"the head says {entries} entries, the chain holds {self.report.last_receipt}"
-            )
-
 
 async def tills_of_store(connection: asyncpg.Connection, store: str) -> list[str]:
     return [row["till_id"] for row in await connection.fetch(TILLS_OF_STORE, store)]
 
 
 async def chain_rows(
-    connection: asyncpg.Connection, tills: list[str] | None
+    connection: asyncpg.Connection, tills: list[str] | None, parts: int = 1, part: int = 0
 ) -> AsyncIterator[asyncpg.Record]:
-    """Every entry with its content, in chain order, streamed (a million rows fit nowhere)."""
-    async with connection.transaction(isolation="repeatable_read", readonly=True):
+    """Every entry with its content, in chain order, streamed (a million rows fit nowhere):
+    of `tills` (None: every till), and of those only the tills of `part` out of `parts`.
+
+    Runs in the caller's transaction when it has one (a verification's shared snapshot)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if not connection.is_in_transaction():
+            await stack.enter_async_context(
+                connection.transaction(isolation="repeatable_read", readonly=True)
+            )
         await connection.execute(READING_A_MILLION)
-        async for row in connection.cursor(ENTRIES, tills, prefetch=5000):
+        async for row in connection.cursor(ENTRIES, tills, parts, part, prefetch=5000):
             yield row
 
 
-async def verify_chains(
-    connection: asyncpg.Connection, tills: list[str] | None
+async def check_chains(
+    connection: asyncpg.Connection, tills: list[str] | None, parts: int = 1, part: int = 0
 ) -> list[ChainReport]:
-    """Verify the chains of `tills` (None: every till), from one consistent snapshot."""
-    checks: dict[str, ChainCheck] = {name: ChainCheck(name) for name in tills or []}
-    async with connection.transaction(isolation="repeatable_read", readonly=True):
-        await connection.execute(READING_A_MILLION)
-        async for row in connection.cursor(ENTRIES, tills, prefetch=5000):
-            till = row["till_id"]
-            check = checks.get(till)
-            if check is None:
-                check = checks[till] = ChainCheck(till)
-            check.add(row)
-        for row in await connection.fetch(UNCHAINED, tills):
-            checks.setdefault(row["till_id"], ChainCheck(row["till_id"])).unchained(
-                row["kind"], row["id"]
-            )
-        for row in await connection.fetch(HEADS, tills):
-            checks.setdefault(row["till_id"], ChainCheck(row["till_id"])).head_stored(
-                row["entries"], row["head_hash"]
-            )
-    return [checks[name].report for name in sorted(checks)]
+    """Each chain of `part` out of `parts` checked entry by entry, as `chain_rows` streams."""
+    checks: dict[str, ChainCheck] = {}
+    async for row in chain_rows(connection, tills, parts, part):
+        till = row["till_id"]
+        check = checks.get(till)
+        if check is None:
+            check = checks[till] = ChainCheck(till)
+        check.add(row)
+    return [check.report for check in checks.values()]
 
 
 async def exported_entries(

@@ -4,6 +4,7 @@ verifies."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -90,6 +91,36 @@ async def test_an_untouched_ledger_verifies(trading: Trading) -> None:
     assert list(lines) == [TAMPERED]
 
 
+async def test_workers_verify_one_moment_while_tills_trade(
+    trading: Trading, keys: ChainKeys
+) -> None:
+    """Three worker processes, each its share of the tills, while two tills go on selling: the
+    heads the coordinator reads and the chains the workers read are the same moment."""
+    async for client in app_client("cash_register.main"):
+        selling = asyncio.create_task(sell_until_cancelled(client, keys))
+        try:
+            outcomes = [
+                await asyncio.to_thread(verdicts, trading.database_url, "--jobs", "3")
+                for _ in range(3)
+            ]
+        finally:
+            selling.cancel()
+            sold = await asyncio.gather(selling, return_exceptions=True)
+    assert all(status == 0 for status, _ in outcomes), outcomes
+    assert {TAMPERED, UNTOUCHED} <= set(outcomes[-1][1])
+    assert isinstance(sold[0], asyncio.CancelledError)
+
+
+async def sell_until_cancelled(client: httpx.AsyncClient, keys: ChainKeys) -> None:
+    while True:
+        for store in ("SMKT001", "SMKT002"):
+            answer = await client.post(
+                "/purchase", json={"supermarket_id": store, "items": ["milk"]},
+                headers=keys.till_headers(store),
+            )  # fmt: skip
+            assert answer.status_code == 201, answer.text
+
+
 Tamper = Callable[[asyncpg.Connection, Trading], Awaitable[None]]
 
 
@@ -142,5 +173,6 @@ async def test_each_change_is_named_by_its_till_and_receipt(
     assert f"BROKEN at {receipt}" in lines[TAMPERED]
     assert why in lines[TAMPERED]
     assert lines[UNTOUCHED].endswith("  ok")
+    assert verdicts(trading.database_url, "--jobs", "2") == (status, lines)
     status, _ = verdicts(trading.database_url, "--till", UNTOUCHED)
     assert status == 0

@@ -114,7 +114,9 @@ def _stored_lines(row: asyncpg.Record, kind: str, row_id: int) -> str:
         raise EntryBroken(f"its {kind} {row_id} is not stored")
     if row[f"{kind}_till"] != row["till_id"]:
         raise EntryBroken(f"its {kind} {row_id} names till {row[f'{kind}_till']}")
-    return canonical_lines(row[f"{kind}_names"], row[f"{kind}_quantities"], row[f"{kind}_prices"])
+    return canonical_lines(  # a sale whose lines are all gone has none
+        row[f"{kind}_names"] or [], row[f"{kind}_quantities"] or [], row[f"{kind}_prices"] or []
+    )
 
 
 def canonical_of(row: asyncpg.Record) -> str:

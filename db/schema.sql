@@ -47,60 +47,79 @@ CREATE FUNCTION public.append_to_chains(entries public.ledger_entry[]) RETURNS T
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    e record;
+    till text := NULL;  -- the till whose entries the loop is chaining
+    previous bytea;
+    positions bigint[] := '{}';
+    numbers bigint[] := '{}';
+    hashes bytea[] := '{}';
 BEGIN
-    -- plpgsql, not sql: its plan is kept from call to call, a sql function's is made anew in
-    -- every statement that calls it.
-    RETURN QUERY WITH entry AS (
-        SELECT t.ordinality AS position, t.*,
-               ROW(t.till_id, t.kind, t.supermarket_id, t.at, t.customer_id, t.lines, t.total,
-                   t.purchase_id, t.purchased_at, t.refund_id, t.reason)::ledger_entry AS whole
-        FROM unnest(entries) WITH ORDINALITY AS t
-    ),
-    batch AS (
-        SELECT e.till_id, count(*) AS count,
-               sum(CASE WHEN e.kind = 'refund' THEN -e.total ELSE e.total END) AS amount,
-               (array_agg(e.supermarket_id ORDER BY e.position DESC))[1] AS store,
-               array_agg(e.whole ORDER BY e.position) AS entries,
-               array_agg(e.position ORDER BY e.position) AS positions
-        FROM entry e
-        GROUP BY e.till_id
-    ),
-    head AS (
-        INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash,
-                                       previous_head_hash, grand_total, closings,
-                                       period_first_receipt, period_opened_at)
-        SELECT b.till_id, b.store, b.count,
-               (ledger_hashes(sha256(convert_to(b.till_id, 'UTF8')), 0, b.entries))[b.count],
-               sha256(convert_to(b.till_id, 'UTF8')), b.amount, 0, 1, now()
-        FROM batch b
-        ORDER BY b.till_id
-        ON CONFLICT (till_id) DO UPDATE
-        SET entries = h.entries + excluded.entries,
-            head_hash = (SELECT (ledger_hashes(h.head_hash, h.entries, b.entries))[b.count]
-                         FROM batch b WHERE b.till_id = excluded.till_id),
-            previous_head_hash = h.head_hash,
-            grand_total = h.grand_total + excluded.grand_total,
-            supermarket_id = excluded.supermarket_id
-        RETURNING h.till_id, h.entries, h.previous_head_hash
-    ),
-    chained AS (
-        SELECT b.positions[x.n] AS position, h.entries - b.count + x.n AS receipt, x.hash
-        FROM head h
-        JOIN batch b USING (till_id)
-        CROSS JOIN LATERAL unnest(ledger_hashes(h.previous_head_hash, h.entries - b.count,
-                                                b.entries)) WITH ORDINALITY AS x(hash, n)
-    ),
-    stored AS (
-        INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at,
-                                  amount, purchase_id, purchased_at, refund_id, entry_hash)
-        SELECT e.till_id, c.receipt, e.kind, e.supermarket_id, now(),
-               CASE WHEN e.kind = 'refund' THEN -e.total ELSE e.total END,
-               e.purchase_id, e.purchased_at, e.refund_id, c.hash
-        FROM chained c JOIN entry e USING (position)
-    )
-    SELECT e.purchase_id, e.refund_id, c.receipt, c.hash
-    FROM chained c JOIN entry e USING (position)
-    ORDER BY c.position;
+    IF coalesce(cardinality(entries), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- Lock (or make) each till's head, number the entries after it and make their canonical
+    -- forms, in one statement; then only the hashes, which chain, are made one by one.
+    FOR e IN
+        WITH head AS (
+            INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash, grand_total,
+                                           closings, period_first_receipt, period_opened_at)
+            SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
+            FROM unnest(entries) AS x
+            ORDER BY x.till_id
+            ON CONFLICT (till_id) DO UPDATE SET till_id = h.till_id
+            RETURNING h.till_id, h.entries, h.head_hash
+        )
+        SELECT x.position, x.till_id, h.entries + row_number() OVER w AS receipt, h.head_hash,
+               ledger_canonical(x.entry, h.entries + row_number() OVER w) AS canonical
+        FROM (SELECT t.ordinality AS position, t.till_id,
+                     ROW(t.till_id, t.kind, t.supermarket_id, t.at, t.customer_id, t.lines,
+                         t.total, t.purchase_id, t.purchased_at, t.refund_id,
+                         t.reason)::ledger_entry AS entry
+              FROM unnest(entries) WITH ORDINALITY AS t) AS x
+        JOIN head h USING (till_id)
+        WINDOW w AS (PARTITION BY x.till_id ORDER BY x.position)
+        ORDER BY x.till_id, x.position
+    LOOP
+        IF e.till_id IS DISTINCT FROM till THEN
+            till := e.till_id;
+            previous := e.head_hash;
+        END IF;
+        previous := sha256(previous || convert_to(e.canonical, 'UTF8'));
+        positions := positions || e.position;
+        numbers := numbers || e.receipt;
+        hashes := hashes || previous;
+    END LOOP;
+    -- Store the entries and move the heads in the statement that answers them.
+    RETURN QUERY
+        WITH chained AS (
+            SELECT c.position, c.receipt, c.hash, x.*
+            FROM unnest(positions, numbers, hashes) AS c(position, receipt, hash)
+            JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
+        ),
+        stored AS (
+            INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at,
+                                      amount, purchase_id, purchased_at, refund_id, entry_hash)
+            SELECT c.till_id, c.receipt, c.kind, c.supermarket_id, now(),
+                   CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END,
+                   c.purchase_id, c.purchased_at, c.refund_id, c.hash
+            FROM chained c
+        ),
+        heads AS (
+            UPDATE till_ledgers h
+            SET entries = w.last_receipt, head_hash = w.last_hash,
+                grand_total = h.grand_total + w.amount, supermarket_id = w.store
+            FROM (
+                SELECT c.till_id, max(c.receipt) AS last_receipt,
+                       (array_agg(c.hash ORDER BY c.receipt DESC))[1] AS last_hash,
+                       (array_agg(c.supermarket_id ORDER BY c.receipt DESC))[1] AS store,
+                       sum(CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END) AS amount
+                FROM chained c
+                GROUP BY c.till_id
+            ) w
+            WHERE h.till_id = w.till_id
+        )
+        SELECT c.purchase_id, c.refund_id, c.receipt, c.hash FROM chained c ORDER BY c.position;
 END
 $$;
 
@@ -541,23 +560,6 @@ CREATE FUNCTION public.ledger_canonical(entry public.ledger_entry, receipt bigin
                    THEN ',"sale":' || entry.purchase_id || ',"reason":' || ledger_string(entry.reason)
                    ELSE '' END
            || '}'
-$$;
-
-CREATE FUNCTION public.ledger_hashes(previous bytea, after bigint, entries public.ledger_entry[]) RETURNS bytea[]
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    entry ledger_entry;
-    hashes bytea[] := '{}';
-BEGIN
-    FOREACH entry IN ARRAY entries LOOP
-        after := after + 1;
-        previous := sha256(previous || convert_to(ledger_canonical(entry, after), 'UTF8'));
-        hashes := hashes || previous;
-    END LOOP;
-    RETURN hashes;
-END
 $$;
 
 CREATE FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) RETURNS text
@@ -1349,8 +1351,7 @@ CREATE TABLE public.till_ledgers (
     grand_total numeric(16,2) NOT NULL,
     closings integer NOT NULL,
     period_first_receipt bigint NOT NULL,
-    period_opened_at timestamp with time zone NOT NULL,
-    previous_head_hash bytea
+    period_opened_at timestamp with time zone NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -1674,8 +1675,6 @@ REVOKE ALL ON FUNCTION public.input_is_valid(value text, type_name text) FROM PU
 REVOKE ALL ON FUNCTION public.is_time_zone(zone text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ledger_canonical(entry public.ledger_entry, receipt bigint) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION public.ledger_hashes(previous bytea, after bigint, entries public.ledger_entry[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) TO supermarket_cash_register;

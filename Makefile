@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lint format test test-quick test-tools schema screenshots demo cluster bench lock secrets clean
+.PHONY: install lint format test test-quick test-tools schema screenshots demo cluster backup bench lock secrets clean
 
 install: $(INSTALLED)
 
@@ -36,6 +36,10 @@ test-tools:
 	command -v chromium >/dev/null && command -v promtool >/dev/null && \
 		{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update -qq && apt-get install -y -qq chromium prometheus nginx-light; }
+	command -v patroni >/dev/null && command -v etcd >/dev/null && \
+		command -v pgbackrest >/dev/null && test -x /usr/lib/postgresql/15/bin/postgres || \
+		{ apt-get update -qq && \
+		  apt-get install -y -qq patroni etcd-server pgbackrest postgresql-15; }
 
 # db/schema.sql: the schema every migration applied produces (a normalized pg_dump), for readers;
 # a test fails when it is out of date.
@@ -53,6 +57,11 @@ demo: install
 # analytics; runs until Ctrl-C or SIGTERM and leaves nothing running.
 cluster: install test-tools
 	$(BIN)/python -m devtools.cluster
+
+# A backup of the running `make cluster` (TYPE=full, diff or incr), recorded for the metrics.
+backup: install
+	set -a && . $${CLUSTER_DIR:-.data/cluster}/cluster.env && set +a && \
+		$(BIN)/python -m backup backup --type $${TYPE:-full}
 
 # wrk and nginx (the topology section) come from Debian's packages; installed here when missing
 # (needs root, as on our machines).

@@ -19,6 +19,7 @@ from cash_register.upload_admission import UploadAdmission
 from db.access_keys import AccessKeys, keys_last_used
 from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
+from db.durability import DurabilityWatch
 from db.partitions import month_keeper
 from db.screen_sessions import ScreenSessions
 from db.settings import DatabaseSettings
@@ -39,6 +40,7 @@ class CashRegister:
     uploads: UploadAdmission
     cards: LoyaltyCards
     price_lists: PriceLists
+    durability: DurabilityWatch
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -62,6 +64,9 @@ class CashRegister:
             ),
             cards=cards,
             price_lists=PriceLists(),
+            durability=DurabilityWatch(
+                pool, own.sale_copies_expected, own.durability_check_every_seconds
+            ),
             chores=(
                 pool_in_use(pool),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
@@ -80,13 +85,14 @@ class CashRegister:
         return Ready(
             await ready_when(
                 self.pool, {"catalog": self.catalog, "keys": self.keys}, self.batcher.closing
-            )
+            ),
+            self.durability.facts(),
         )
 
     def parts(self) -> tuple[Part, ...]:
         """In start order; they stop in reverse, so the batcher commits what it has taken
         while the catalog and the pool are still there."""
-        return (self.catalog, self.keys, *self.chores, self.batcher)
+        return (self.catalog, self.keys, self.durability, *self.chores, self.batcher)
 
 
 async def readiness(request: Request) -> Ready:

@@ -17,7 +17,7 @@ from cash_register.settings import cash_register_settings
 from db.pool import create_pool
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
-from httpkit.observing import watch_the_database
+from httpkit.observing import watch_durability, watch_the_database
 from httpkit.screens import Screen
 from telemetry.metrics import instruments
 
@@ -32,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         held = CashRegister.build(settings, cash_register_settings(), pool, cards)
         watch_the_database(instruments(), held.catalog, held.keys)
+        watch_durability(instruments(), held.durability)
         async with running(*held.parts()):
             app.state.cash_register = held
             yield

@@ -44,6 +44,11 @@ class CashRegisterSettings(BaseSettings):
     # limit. An offline upload is one request.
     till_requests_per_second: float = Field(default=10, ge=0)
 
+    # Copies of each sale the chain runs with: 2 with a synchronous standby (the cluster
+    # topologies), 1 with one database. Below it, /readyz warns and sales_on_one_copy is 1.
+    sale_copies_expected: int = Field(default=1, ge=1, le=2)
+    durability_check_every_seconds: float = Field(default=5, ge=0.1, le=3600)
+
     # How old a sale may be and still be refunded, in days.
     refund_window_days: int = Field(default=90, ge=1, le=3660)
     # A refund whose total is above this (in CURRENCY) needs an owner's Approval-Key; 0: every

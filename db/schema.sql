@@ -455,6 +455,23 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.database_safety() RETURNS TABLE(synchronous_standbys integer, archive_failures bigint, last_archive_failure timestamp with time zone, last_archived timestamp with time zone, last_backup_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT
+        (SELECT count(*)::integer FROM pg_stat_replication r
+          WHERE r.sync_state IN ('sync', 'quorum') AND r.state = 'streaming'),
+        a.failed_count,
+        a.last_failed_time,
+        a.last_archived_time,
+        (SELECT max(b.finished_at) FROM backups_taken b)
+    FROM pg_stat_archiver a;
+END
+$$;
+
 CREATE FUNCTION public.end_screen_session(wanted bytea) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
@@ -1023,6 +1040,14 @@ CREATE FUNCTION public.start_screen_session(session_hash bytea, key_hash bytea, 
     VALUES (session_hash, key_hash, csrf_hash, kind, now() + lasting);
 $$;
 
+CREATE TABLE public.backups_taken (
+    label text NOT NULL,
+    kind text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone NOT NULL,
+    CONSTRAINT backups_taken_kind_check CHECK ((kind = ANY (ARRAY['full'::text, 'diff'::text, 'incr'::text])))
+);
+
 CREATE TABLE public.customer_numbers (
     customer_id uuid NOT NULL,
     number integer NOT NULL
@@ -1381,6 +1406,9 @@ ALTER TABLE ONLY public.purchases ALTER COLUMN id SET DEFAULT nextval('public.pu
 
 ALTER TABLE ONLY public.refunds ALTER COLUMN id SET DEFAULT nextval('public.refunds_id_seq'::regclass);
 
+ALTER TABLE ONLY public.backups_taken
+    ADD CONSTRAINT backups_taken_pkey PRIMARY KEY (label);
+
 ALTER TABLE ONLY public.customer_numbers
     ADD CONSTRAINT customer_numbers_number_key UNIQUE (number);
 
@@ -1660,6 +1688,9 @@ REVOKE ALL ON FUNCTION public.create_coming_months(lock_key bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_coming_months(lock_key bigint) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.create_purchase_months(first_month date, last_month date, lock_key bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.database_safety() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.database_safety() TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.end_screen_session(wanted bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.end_screen_session(wanted bytea) TO supermarket_cash_register;

@@ -1,15 +1,18 @@
-"""`make cluster`: the Phase 3 topology on this machine, for measurement and tests.
+"""`make cluster`: the several-machine topology on this machine, for measurement and tests.
 
-Starts a private PostgreSQL primary (under `CLUSTER_DIR`, default `.data/cluster`, made fresh
-each run) and a hot
-standby fed by streaming replication (`pg_basebackup` with a physical replication slot), runs
-the loader, then `CASH_REGISTERS` (3) cash register processes behind Debian's nginx on
-`CASH_REGISTER_PORT` (8000) and the analytics on `ANALYTICS_PORT` (8001). Prints the primary's
-URL as `DATABASE_URL=…` (for `python -m admin`) and where each service listens, then runs until
-Ctrl-C or SIGTERM and stops everything it started.
+Starts (under `CLUSTER_DIR`, default `.data/cluster`, made fresh each run) etcd and two
+PostgreSQL nodes under Patroni, a primary and its synchronous standby (devtools/ha_cluster.py),
+with WAL archived to a pgBackRest repository; runs the loader and takes a full backup; then
+`CASH_REGISTERS` (3) cash register processes behind Debian's nginx on `CASH_REGISTER_PORT`
+(8000) and the analytics on `ANALYTICS_PORT` (8001). Prints `DATABASE_URL=…` naming every node
+(the owner's, for `python -m admin`; it reaches whichever node is the primary) and where each
+part listens, writes the same to `CLUSTER_DIR/cluster.env` for `make backup`, then runs until
+Ctrl-C or SIGTERM and stops everything it started. A differential backup is taken every
+`CLUSTER_BACKUP_EVERY_SECONDS` (a day).
 
-The analytics read the replica (ANALYTICS_DATABASE_URL) and follow keys and the catalog on
-the primary (ANALYTICS_PRIMARY_DATABASE_URL): a standby receives no NOTIFY.
+The services name every node too: the cash registers and the analytics' keys and catalog
+connect with `target_session_attrs=primary` (wherever it is now; `read-write` would refuse the analytics, whose role reads only), the owners'
+questions with `prefer-standby` (the standby while it is up, else the primary).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
+from devtools.embedded_postgres import free_port, service_urls
+from devtools.ha_cluster import HaCluster
 from devtools.local_secrets import kept_secret
 from devtools.nginx_front import NginxFront
 from devtools.uvicorn import uvicorn_command, wait_until_ready
@@ -30,7 +34,7 @@ from httpkit.settings import http_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = Path(os.environ.get("CLUSTER_DIR", ROOT / ".data" / "cluster"))
-SLOT = "replica"
+BACKUP_EVERY_SECONDS = float(os.environ.get("CLUSTER_BACKUP_EVERY_SECONDS", 24 * 3600))
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -44,24 +48,29 @@ def main() -> int:
     tills_port = int(os.environ.get("CASH_REGISTER_PORT", "8000"))
     owners_port = int(os.environ.get("ANALYTICS_PORT", "8001"))
     started: list[subprocess.Popen[bytes]] = []
-    servers: list[EmbeddedPostgres] = []
+    database = HaCluster(FOLDER)
     front: NginxFront | None = None
     try:
-        primary = EmbeddedPostgres(FOLDER / "primary").start()
-        servers.append(primary)
-        replica = EmbeddedPostgres.standby_of(primary, FOLDER / "replica", SLOT)
-        servers.append(replica)
-        url = primary.url()
+        database.start()
+        url = database.url()
+        assert database.repository is not None
         env = {
             **service_urls(url),
             "LOYALTY_CARD_KEY_FILE": str(kept_secret(ROOT / ".data" / "loyalty_card_key")),
             "METRICS_KEY_FILE": str(kept_secret(ROOT / ".data" / "metrics_key")),
+            "SALE_COPIES_EXPECTED": "2",
             **os.environ,
             "DATABASE_URL": url,
+            "PGBACKREST_CONFIG": str(database.repository.config),
         }
+        (FOLDER / "cluster.env").write_text(
+            f"DATABASE_URL={url}\nPGBACKREST_CONFIG={database.repository.config}\n"
+        )
         subprocess.run(
             [sys.executable, "-m", "loader", "--data-dir", "data"], cwd=ROOT, env=env, check=True
         )
+        scheduled = ScheduledBackups(env)
+        scheduled.take("full")
         registers = [free_port() for _ in range(count)]
         for port in registers:
             started.append(
@@ -70,7 +79,9 @@ def main() -> int:
         on_replica = {
             **env,
             "ANALYTICS_PRIMARY_DATABASE_URL": env["ANALYTICS_DATABASE_URL"],
-            "ANALYTICS_DATABASE_URL": service_urls(replica.url())["ANALYTICS_DATABASE_URL"],
+            "ANALYTICS_DATABASE_URL": service_urls(database.url(attrs="prefer-standby"))[
+                "ANALYTICS_DATABASE_URL"
+            ],
         }
         started.append(
             subprocess.Popen(
@@ -86,12 +97,22 @@ def main() -> int:
             http_settings().max_body_bytes,
         ).start()
         print(f"DATABASE_URL={url}", flush=True)
-        print(f"replica: {replica.url()} (streaming from the primary, slot {SLOT})", flush=True)
+        standby = database.standby()
+        print(f"replica: {standby.url()} (synchronous standby, node {standby.name})", flush=True)
+        for node in database.nodes:
+            print(
+                f"node_{node.name}: postgresql {node.address}, patroni http://127.0.0.1:"
+                f"{node.api_port}",
+                flush=True,
+            )
+        print(f"etcd: http://{database.etcd.address}", flush=True)
+        print(f"backups: {database.repository.config} (make backup)", flush=True)
         print(f"tills: http://127.0.0.1:{tills_port} (nginx, {count} cash registers)", flush=True)
         print(f"owners: http://127.0.0.1:{owners_port} (analytics, on the replica)", flush=True)
         print("cluster ready; Ctrl-C or SIGTERM stops it all", flush=True)
         while all(process.poll() is None for process in started):
             time.sleep(0.5)
+            scheduled.when_due("diff")
         return 1
     except KeyboardInterrupt:
         return 0
@@ -102,8 +123,28 @@ def main() -> int:
             process.terminate()
         for process in started:
             process.wait(timeout=20)
-        for server in reversed(servers):
-            server.stop()
+        database.stop()
+
+
+class ScheduledBackups:
+    """The cluster's backup schedule: `python -m backup`, as cron would run it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.last = time.monotonic()
+
+    def take(self, kind: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "backup", "backup", "--type", kind],
+            cwd=ROOT, env=self.env, capture_output=True, text=True,
+        )  # fmt: skip
+        self.last = time.monotonic()
+        if done.returncode != 0:
+            print(f"backup failed: {done.stderr.strip()}", file=sys.stderr, flush=True)
+
+    def when_due(self, kind: str) -> None:
+        if time.monotonic() - self.last >= BACKUP_EVERY_SECONDS:
+            self.take(kind)
 
 
 if __name__ == "__main__":

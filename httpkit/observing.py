@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.chores import PeriodicChore
+from db.durability import Durability, DurabilityWatch
 from db.errors import DatabaseUnavailable
 from db.health import check_database
 from db.pool import pool_watch
@@ -79,6 +80,20 @@ def watch_the_replica(metrics: Instruments, reads: Reads) -> None:
         metrics.replica_fallback.set(0 if state.usable else 1)
 
     reads.on_check = checked
+
+
+def watch_durability(metrics: Instruments, watch: DurabilityWatch) -> None:
+    """Feed each reading of the sales' copies, archiving and backups to the metrics."""
+
+    def read(reading: Durability) -> None:
+        metrics.sale_copies.set(reading.copies)
+        metrics.sales_on_one_copy.set(1 if reading.on_one_copy else 0)
+        metrics.wal_archive_failures.set(reading.archive_failures)
+        age = reading.backup_age_seconds
+        # No backup at all is the oldest backup there is: the alert must fire for it too.
+        metrics.last_backup_age.set(float("inf") if age is None else age)
+
+    watch.on_reading = read
 
 
 def pool_in_use(pool: asyncpg.Pool, every_seconds: float = 1.0) -> PeriodicChore:

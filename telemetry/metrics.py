@@ -44,6 +44,10 @@ class Instruments:
     owners_rate_limited: Any
     replication_lag: Any
     replica_fallback: Any
+    sale_copies: Any
+    sales_on_one_copy: Any
+    wal_archive_failures: Any
+    last_backup_age: Any
 
     @classmethod
     def create(cls) -> Instruments:
@@ -116,6 +120,30 @@ class Instruments:
                 "analytics_replica_fallback",
                 "1 while the analytics read the primary because the replica is down or behind",
                 multiprocess_mode="livemax",
+                registry=None,
+            ),
+            sale_copies=Gauge(
+                "sale_copies",
+                "Copies of each sale when it is acknowledged: 1 + synchronous standbys streaming",
+                multiprocess_mode="livemin",
+                registry=None,
+            ),
+            sales_on_one_copy=Gauge(
+                "sales_on_one_copy",
+                "1 while the primary acknowledges sales alone though a standby is expected",
+                multiprocess_mode="livemax",
+                registry=None,
+            ),
+            wal_archive_failures=Gauge(
+                "wal_archive_failures",
+                "WAL segments the primary failed to archive since its statistics were reset",
+                multiprocess_mode="livemax",
+                registry=None,
+            ),
+            last_backup_age=Gauge(
+                "last_backup_age_seconds",
+                "Seconds since the last backup finished (recorded by python -m backup)",
+                multiprocess_mode="livemin",
                 registry=None,
             ),
         )

@@ -11,8 +11,9 @@ Ctrl-C or SIGTERM and stops everything it started. A differential backup is take
 `CLUSTER_BACKUP_EVERY_SECONDS` (a day).
 
 The services name every node too: the cash registers and the analytics' keys and catalog
-connect with `target_session_attrs=primary` (wherever it is now; `read-write` would refuse the analytics, whose role reads only), the owners'
-questions with `prefer-standby` (the standby while it is up, else the primary).
+connect with `target_session_attrs=primary` (wherever it is now; `read-write` would refuse the
+analytics, whose role reads only), the owners' questions with `prefer-standby` (the standby
+while it is up, else the primary).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from db.errors import DATABASE_ERRORS
+from db.errors import OUTAGE_ERRORS
 from db.settings import database_tuning
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,6 @@ class PeriodicChore:
                 await asyncio.sleep(self._every_seconds)
             except asyncio.CancelledError:
                 raise
-            except DATABASE_ERRORS as error:
+            except OUTAGE_ERRORS as error:
                 log.warning("%s failed, retrying: %s", self.name, error)
                 await asyncio.sleep(database_tuning().chore_retry_seconds)

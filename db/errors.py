@@ -69,3 +69,5 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 # A connection lost or refused, or a statement the server refused: what a background chore
 # logs and retries.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+# Everything a database outage can raise, as asyncpg's own errors or ours from the pool.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DatabaseUnavailable)

@@ -120,6 +120,13 @@ DATABASE_UNAVAILABLE = problem_type(
     "The database could not serve the request now (`cause`: database_unreachable, "
     "pool_exhausted or statement_timeout); nothing was stored. Retry after `Retry-After`.",
 )  # fmt: skip
+# Answered by nginx in front of the cash registers (ops/nginx), never by a service: none of
+# them could take the request just then (each was down or answered 503 a moment ago).
+NO_CASH_REGISTER = problem_type(
+    "no-cash-register", 503, "No cash register available",
+    "No cash register could take the request now (`cause`: no_cash_register). Nothing was "
+    "stored unless an earlier try with the same Idempotency-Key was. Retry after `Retry-After`.",
+)  # fmt: skip
 NOT_FOUND = problem_type("not-found", 404, "Not Found", "No such resource.")
 METHOD_NOT_ALLOWED = problem_type(
     "method-not-allowed", 405, "Method Not Allowed", "The resource does not take this method."

@@ -31,7 +31,7 @@ from tests.keys import ChainKeys, TillAuth, issue_chain_keys
 ROOT = Path(__file__).resolve().parent.parent
 # The tests' tills sell far faster than a person can; the limit has tests of its own.
 # Real servers (the `servers` fixture and their helpers) for any test that needs them.
-pytest_plugins = ["tests.servers"]
+pytest_plugins = ["tests.servers", "tests.ha"]
 
 os.environ.setdefault("TILL_REQUESTS_PER_SECOND", "0")
 os.environ.setdefault("OWNER_REQUESTS_PER_SECOND", "0")

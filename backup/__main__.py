@@ -21,7 +21,14 @@ from pathlib import Path
 import asyncpg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from backup.repository import KINDS, STANZA, Backup, BackupError, Repository
+from backup.repository import (
+    KINDS,
+    STANZA,
+    Backup,
+    BackupError,
+    Repository,
+    restored_server_options,
+)
 
 RECORD = """
 INSERT INTO backups_taken (label, kind, started_at, finished_at) VALUES ($1, $2, $3, $4)
@@ -86,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{listed.label}\t{listed.kind}\t{listed.finished_at.isoformat()}")
         else:
             repository.restore(arguments.into, arguments.to)
-            print(f"restored into {arguments.into}; start PostgreSQL on it to replay the WAL")
+            options = " ".join(restored_server_options(arguments.into.resolve(), 5432))
+            print(
+                f"restored into {arguments.into}; to replay the WAL and open it on its own:\n"
+                f'  pg_ctl -D {arguments.into} -w start -o "{options}"'
+            )
     except BackupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

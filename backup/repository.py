@@ -110,11 +110,22 @@ class Repository:
             f"--pg1-path={node.data_dir} archive-push %p"
         )
 
+    def repository_path(self) -> Path | None:
+        """The repository's folder as the configuration names it (None: object storage)."""
+        for line in self.config.read_text().splitlines():
+            name, found, value = line.partition("=")
+            if found and name.strip() == "repo1-path":
+                return Path(value.strip())
+        return None
+
     def run(self, *arguments: str, user: dict[str, object] | None = None) -> str:
         """One pgBackRest command; BackupError with its own message when it fails. As root,
         it runs as the owner of the configuration (the database's account)."""
         if not self.config.is_file():
             raise BackupError(f"no pgBackRest configuration at {self.config}")
+        folder = self.repository_path()
+        if folder is not None and not folder.is_dir():
+            raise BackupError(f"the backup repository {folder} does not exist")
         command = [PGBACKREST, f"--config={self.config}", f"--stanza={self.stanza}", *arguments]
         done = subprocess.run(  # type: ignore[call-overload]
             command, capture_output=True, text=True, **(user or self._config_owner())
@@ -170,5 +181,31 @@ class Repository:
                     f"{moment.isoformat()} is before the first backup ended "
                     f"({first_end.isoformat()}): there is nothing to restore it from"
                 )
-        target = ["--type=time", f"--target={moment.isoformat(sep=' ')}"] if moment else []
-        self.run(f"--pg1-path={into}", "--target-action=promote", *target, "restore", user=user)
+        # To the end of the archive, PostgreSQL promotes itself when the WAL runs out.
+        target = (
+            ["--type=time", f"--target={moment.isoformat(sep=' ')}", "--target-action=promote"]
+            if moment
+            else []
+        )
+        self.run(f"--pg1-path={into}", *target, "restore", user=user)
+
+    def check(self, user: dict[str, object] | None = None) -> None:
+        """Archive the current WAL segment and wait until it is in the repository: after
+        this, every commit so far can be restored."""
+        self.run("check", user=user)
+
+
+def restored_server_options(into: Path, port: int) -> list[str]:
+    """PostgreSQL's options to start a restored folder on its own, anywhere: its own port
+    and socket, its own pg_hba.conf, no archiving into the repository it came from, and no
+    synchronous standby to wait for (the cluster's settings were copied with the data)."""
+    return [
+        "-c", f"port={port}",
+        "-c", "listen_addresses=127.0.0.1",
+        "-c", f"unix_socket_directories={into}",
+        "-c", f"hba_file={into / 'pg_hba.conf'}",
+        "-c", f"ident_file={into / 'pg_ident.conf'}",
+        "-c", "archive_mode=off",
+        "-c", "synchronous_standby_names=",
+        "-c", "hot_standby=on",
+    ]  # fmt: skip

@@ -40,7 +40,7 @@ LOOP_WAIT_SECONDS = 1
 RETRY_TIMEOUT_SECONDS = 3
 
 
-def _server_user() -> dict[str, Any]:
+def as_server_user() -> dict[str, Any]:
     """Popen's arguments to run as the unprivileged account when we are root."""
     if os.geteuid() != 0:
         return {}
@@ -53,9 +53,9 @@ def _server_user() -> dict[str, Any]:
     return {"user": SERVER_USER, "group": SERVER_USER, "extra_groups": []}
 
 
-def _give_to_server_user(path: Path) -> None:
+def give_to_server_user(path: Path) -> None:
     """Make `path` (a folder we created) the server account's, and its parents passable."""
-    if not _server_user():
+    if not as_server_user():
         return
     import pwd
 
@@ -215,11 +215,11 @@ class PatroniNode:
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "patroni.yml"
         config.write_text(json.dumps(self.config(), indent=2))  # JSON is YAML
-        _give_to_server_user(self.folder)
+        give_to_server_user(self.folder)
         with (self.folder / "patroni.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [PATRONI, str(config)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **_server_user(),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_server_user(),
             )  # fmt: skip
         return self
 
@@ -301,12 +301,12 @@ class HaCluster:
         if self.repository is not None:
             self.repository.write_config()
             (self.folder / "backups" / "repository").mkdir(parents=True, exist_ok=True)
-            _give_to_server_user(self.repository.config.parent)
+            give_to_server_user(self.repository.config.parent)
         first, second = self.nodes
         first.start()
         self.wait_for_primary(timeout)
         if self.repository is not None:
-            self.repository.create_stanza(_server_user())
+            self.repository.create_stanza(as_server_user())
         second.start()
         self.wait_synchronous(timeout)
         return self
@@ -314,7 +314,7 @@ class HaCluster:
     def backup(self, kind: str = "full") -> None:
         """A backup of whichever node is the primary now."""
         assert self.repository is not None, "this cluster has no backup repository"
-        self.repository.backup(kind, _server_user())
+        self.repository.backup(kind, as_server_user())
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -100,8 +100,9 @@ class DurabilityWatch:
         await self.chore.stop()
 
     def facts(self) -> dict[str, object]:
+        """What /readyz adds where a standby is expected (one database has nothing to say)."""
         reading = self.reading
-        if reading is None:
+        if reading is None or self._expected < 2:
             return {}
         return {
             "sale_copies": reading.copies,

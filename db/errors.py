@@ -65,6 +65,9 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # asyncpg's state machine after its server vanished mid-transaction (a failover): the
+    # connection is corrupt and must be closed, not reused (pooled_connection does).
+    asyncpg.exceptions.InternalClientError,
 )
 # A connection lost or refused, or a statement the server refused: what a background chore
 # logs and retries.

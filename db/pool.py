@@ -151,6 +151,9 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
         yield cast(asyncpg.Connection, connection)  # a pool's proxy stands for its connection
     except (TimeoutError, asyncpg.QueryCanceledError) as error:
         raise StatementTimedOut(settings.db_command_timeout_seconds) from error
+    except asyncpg.exceptions.InternalClientError as error:
+        connection.terminate()  # released below as closed: the pool opens a new one
+        raise DatabaseUnreachable(f"PostgreSQL's connection broke: {error}") from error
     except CONNECTION_ERRORS as error:
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     finally:

@@ -65,7 +65,7 @@ backup: install
 
 # wrk and nginx (the topology section) come from Debian's packages; installed here when missing
 # (needs root, as on our machines).
-bench: install
+bench: install test-tools
 	command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update -qq && apt-get install -y -qq wrk nginx-light; }
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -6,6 +6,8 @@ register with 2 workers, then wrk GET /health (the server's own ceiling), wrk PO
 transaction per purchase; every acknowledged purchase must be stored exactly once.
 Refunds: POST /refunds of the sales a POST /purchase run acknowledged, between two such runs.
 Topology: nginx before 1, 2 and 3 cash registers on a primary with a streaming replica.
+Failover: POST /purchase with a synchronous standby under Patroni beside an asynchronous one,
+and two failovers while keyed tills trade (time to the first accepted sale, sales lost).
 Ledger: python -m admin verify-ledger over a million chained entries.
 Analytics: each endpoint's latency at the seed's size and after loading generated purchases
 with the loader, whose rate is measured against bench/loader_floor.sql in the same run.
@@ -19,6 +21,7 @@ import argparse
 import sys
 
 from bench.analytics import ANALYTICS, run_analytics_benchmark
+from bench.failover import FAILOVER, run_failover_benchmark
 from bench.goals import Section, goals_table, record
 from bench.ledger import LEDGER, run_ledger_benchmark
 from bench.purchases import PURCHASES, run_purchase_benchmark
@@ -36,7 +39,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=[PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS, LEDGER],
+        choices=[PURCHASES, REFUNDS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER],
         help="run one section",
     )
     parser.add_argument(
@@ -65,12 +68,16 @@ def main() -> int:
         )
     if arguments.only in (None, TOPOLOGY):
         sections.append(run_topology_benchmark(arguments.seconds, arguments.connections))
+    if arguments.only in (None, FAILOVER):
+        sections.append(
+            run_failover_benchmark(arguments.seconds, arguments.connections, arguments.workers)
+        )
     if arguments.only in (None, ANALYTICS):
         size = 10_000_000 if arguments.ten_million else arguments.purchases
         sections.append(run_analytics_benchmark(size))
     if arguments.only in (None, LEDGER):
         sections.append(run_ledger_benchmark())
-    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, ANALYTICS, LEDGER])
+    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER])
     for section in sections:
         print(section.report)
     print(goals_table(sections))

@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 from backup.repository import Node, Repository
 from devtools.embedded_postgres import SERVER_USER, free_port
@@ -132,9 +132,15 @@ class PatroniNode:
     """One database machine: a Patroni agent and the PostgreSQL it runs."""
 
     def __init__(
-        self, name: str, folder: Path, etcd: Etcd, archive_command: str | None = None
+        self,
+        name: str,
+        folder: Path,
+        etcd: Etcd,
+        archive_command: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.settings = settings or {}
         self.folder = folder
         self.data_dir = folder / "data"
         self.port = free_port()
@@ -164,6 +170,7 @@ class PatroniNode:
             "archive_command": self.archive_command or "/bin/true",
             "archive_timeout": "60s",
             "shared_buffers": "128MB",
+            **self.settings,
         }
         trust = [
             "local all all trust",
@@ -280,10 +287,14 @@ class PatroniNode:
 class HaCluster:
     """etcd and two Patroni nodes in `folder`; node a bootstraps, node b follows it."""
 
-    def __init__(self, folder: Path, backups: bool = True) -> None:
+    def __init__(
+        self, folder: Path, backups: bool = True, settings: dict[str, str] | None = None
+    ) -> None:
         self.folder = folder
         self.etcd = Etcd(folder / "etcd")
-        self.nodes = [PatroniNode(name, folder / name, self.etcd) for name in ("a", "b")]
+        self.nodes = [
+            PatroniNode(name, folder / name, self.etcd, settings=settings) for name in ("a", "b")
+        ]
         self.repository: Repository | None = None
         if backups:
             self.repository = Repository(
@@ -375,6 +386,27 @@ class HaCluster:
                 return found
             time.sleep(0.1)
         raise RuntimeError(f"no synchronous standby within {timeout:g} s: {self.describe()}")
+
+    def set_synchronous(self, synchronous: bool, timeout: float = 60) -> None:
+        """Turn synchronous replication on or off for the whole cluster (Patroni's dynamic
+        configuration, as `patronictl edit-config` would), and wait until it is so."""
+        primary = self.wait_for_primary(timeout)
+        request = Request(
+            f"http://127.0.0.1:{primary.api_port}/config",
+            data=json.dumps({"synchronous_mode": synchronous}).encode(),
+            method="PATCH",
+            headers={"Content-Type": "application/json"},
+        )
+        with urlopen(request, timeout=5):
+            pass
+        if synchronous:
+            self.wait_synchronous(timeout)
+            return
+        deadline = time.monotonic() + timeout
+        while self.synchronous_standby() is not None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"still synchronous after {timeout:g} s: {self.describe()}")
+            time.sleep(0.2)
 
     def describe(self) -> str:
         return "; ".join(f"{node.name}: {node.state() or 'not answering'}" for node in self.nodes)

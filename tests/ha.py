@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import subprocess
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import asyncpg
 import httpx
@@ -24,96 +22,12 @@ from db.migrate import apply_migrations
 from devtools.embedded_postgres import free_port, service_urls
 from devtools.ha_cluster import HaCluster, PatroniNode
 from devtools.nginx_front import NginxFront
+from devtools.till_drill import Trade
 from httpkit.settings import http_settings
 from tests.conftest import read_seed
 from tests.servers import start, stop, wait_healthy
 
 TILLS = 8
-# Retryable answers, as a till sees them: the service says the database is away.
-RETRYABLE = {503}
-RECOVERY_LIMIT_SECONDS = 30
-
-
-@dataclass
-class Trade:
-    """What the tills saw: every acknowledged sale by key, and every answer."""
-
-    acknowledged: dict[str, int] = field(default_factory=dict)
-    answers: Counter[int] = field(default_factory=Counter)
-    accepted_at: list[float] = field(default_factory=list)
-
-
-async def keep_selling(
-    client: httpx.AsyncClient,
-    till: tuple[str, str],
-    name: str,
-    trade: Trade,
-    stop_at: asyncio.Event,
-) -> None:
-    """One till: sale after sale, each retried with its key until it is acknowledged."""
-    key, store = till
-    headers = {"Authorization": f"Bearer {key}"}
-    body = {"supermarket_id": store, "items": ["milk", "bread"]}
-    number = 0
-    while not stop_at.is_set():
-        number += 1
-        sale_key = f"{name}-{number}"
-        while True:
-            try:
-                answer = await client.post(
-                    "/purchase", json=body, headers={**headers, "Idempotency-Key": sale_key}
-                )
-            except httpx.TransportError:
-                trade.answers[0] += 1
-                await asyncio.sleep(0.2)
-                continue
-            trade.answers[answer.status_code] += 1
-            if answer.status_code == 201:
-                trade.acknowledged[sale_key] = answer.json()["purchase_id"]
-                trade.accepted_at.append(time.monotonic())
-                break
-            assert answer.status_code in RETRYABLE, answer.text
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(0.01)
-
-
-async def trade_through(
-    topology: Topology, fault: Callable[[], None], settle: float = 3.0
-) -> tuple[Trade, float]:
-    """Eight tills trade; `fault()` runs in a thread once they have; they go on until sales
-    have been accepted again for `settle` seconds. Returns the trade and the fault's moment."""
-    trade = Trade()
-    stop_at = asyncio.Event()
-    async with httpx.AsyncClient(base_url=topology.front.url, timeout=15) as client:
-        tills = [
-            asyncio.create_task(
-                keep_selling(client, till, f"t{n}-{secrets.token_hex(3)}", trade, stop_at)
-            )
-            for n, till in enumerate(topology.tills)
-        ]
-        try:
-            await until(lambda: len(trade.acknowledged) >= 40, 30, "the tills do not trade")
-            faulted_at = time.monotonic()
-            await asyncio.to_thread(fault)
-            deadline = faulted_at + RECOVERY_LIMIT_SECONDS + 30
-            while not [t for t in trade.accepted_at if t > faulted_at + 1]:
-                assert time.monotonic() < deadline, f"no sale accepted: {trade.answers}"
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(settle)
-        finally:
-            stop_at.set()
-            await asyncio.wait_for(asyncio.gather(*tills), 60)
-    return trade, faulted_at
-
-
-def first_accepted_after(trade: Trade, moment: float) -> float:
-    """Seconds from `moment` to the first sale acknowledged after it that was not already
-    being committed when it came (a sale answered within 0.5 s may have been)."""
-    later = sorted(t for t in trade.accepted_at if t > moment)
-    gaps = [b - a for a, b in zip([moment, *later], later, strict=False)]
-    # The failover is the longest pause in acceptances after the fault.
-    longest = max(range(len(gaps)), key=gaps.__getitem__)
-    return later[longest] - moment
 
 
 async def stored_exactly_once(topology: Topology, trade: Trade) -> None:
@@ -132,13 +46,6 @@ async def stored_exactly_once(topology: Topology, trade: Trade) -> None:
         assert {row["key"]: row["purchase_id"] for row in keyed} == trade.acknowledged
     finally:
         await connection.close()
-
-
-async def until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not await asyncio.to_thread(condition):
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.25)
 
 
 def sample(topology: Topology, name: str) -> float:

@@ -22,8 +22,9 @@ import pytest
 from backup.repository import BackupError, Repository, restored_server_options
 from devtools.embedded_postgres import free_port
 from devtools.ha_cluster import PG_BIN, as_server_user, give_to_server_user
+from devtools.till_drill import until
 from tests.conftest import ROOT
-from tests.ha import Topology, healthy, sample, until
+from tests.ha import Topology, healthy, sample
 
 pytestmark = pytest.mark.cluster
 

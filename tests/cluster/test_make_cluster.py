@@ -1,6 +1,6 @@
-"""`make cluster` (devtools/cluster.py): it prints the primary's URL for `python -m admin`, a
-till's sale through nginx reaches the primary and then the streaming replica, and SIGTERM
-leaves nothing running."""
+"""`make cluster` (devtools/cluster.py): it prints a URL naming both Patroni nodes for
+`python -m admin`, a till's sale through nginx reaches the primary and then the synchronous
+standby, `make backup` backs the running cluster up, and SIGTERM leaves nothing running."""
 
 from __future__ import annotations
 
@@ -134,6 +134,24 @@ async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) ->
         finally:
             await replica.close()
         await _seen_by_the_owners(owners_port, owner_key, database_url, sold_at)
+        assert "target_session_attrs=primary" in database_url
+        assert said["node_a"].startswith("postgresql 127.0.0.1:")
+        assert said["node_b"].startswith("postgresql 127.0.0.1:")
+        # make cluster took a full backup at start; `make backup` takes one more of it.
+        backed_up = await asyncio.to_thread(
+            subprocess.run,
+            ["make", "-s", "backup", "TYPE=diff"],
+            cwd=ROOT, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert backed_up.returncode == 0, backed_up.stderr
+        listed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "backup", "info"],
+            cwd=ROOT, env={**env, "PGBACKREST_CONFIG": said["backups"].split(" ")[0]},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        kinds = [line.split("\t")[1] for line in listed.stdout.splitlines()]
+        assert kinds == ["full", "diff"], listed.stdout
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = await asyncio.to_thread(process.wait, 60)

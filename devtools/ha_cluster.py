@@ -207,6 +207,8 @@ class PatroniNode:
                 "data_dir": str(self.data_dir),
                 "bin_dir": str(PG_BIN),
                 "pgpass": str(self.folder / "pgpass"),
+                # A standby's copy checkpoints at once, not spread over minutes.
+                "basebackup": [{"checkpoint": "fast"}],
                 "authentication": {
                     "superuser": {"username": "postgres"},
                     "replication": {"username": "postgres"},

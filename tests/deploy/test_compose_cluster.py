@@ -44,7 +44,9 @@ def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Override | Reset:
     if isinstance(node, yaml.SequenceNode):
         return Reset(loader.construct_sequence(node))
     assert isinstance(node, yaml.MappingNode)
-    return Override(loader.construct_mapping(node, deep=True))
+    return Override(
+        {str(key): value for key, value in loader.construct_mapping(node, deep=True).items()}
+    )
 
 
 ComposeLoader.add_constructor("!reset", _reset)

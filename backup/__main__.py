@@ -19,29 +19,20 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backup.repository import (
     KINDS,
-    STANZA,
     Backup,
     BackupError,
     Repository,
     restored_server_options,
 )
+from backup.settings import BackupSettings
 
 RECORD = """
 INSERT INTO backups_taken (label, kind, started_at, finished_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (label) DO NOTHING
 """
-
-
-class BackupSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    pgbackrest_config: Path | None = None
-    backup_stanza: str = STANZA
-    database_url: str | None = None
 
 
 async def record(database_url: str, taken: Backup) -> None:

@@ -144,8 +144,20 @@ def ha_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         ).start()
         yield Topology(database, front, [url for _, url in registers], keys, metrics_key, owner_url)
     finally:
-        if front is not None:
-            front.stop()
-        for process, _ in registers:
-            stop(process)
-        database.stop()
+        try:
+            if front is not None:
+                front.stop()
+            for process, _ in registers:
+                stop_or_kill(process)
+        finally:
+            database.stop()
+
+
+def stop_or_kill(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, and SIGKILL if it has not stopped in time: the cluster must be stopped after
+    it either way, or its nodes outlive the run."""
+    try:
+        stop(process)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from analytics.settings import AnalyticsSettings
+from backup.settings import BackupSettings
 from cash_register.loyalty import LoyaltyCardSettings
 from cash_register.settings import CashRegisterSettings
 from db.locks import AdvisoryLock
@@ -171,6 +172,7 @@ def test_every_setting_is_documented_in_env_example_and_the_operations_guide() -
         ShopSettings,
         TelemetrySettings,
         AnalyticsSettings,
+        BackupSettings,
     ):
         for name in settings.model_fields:
             variable = name.upper()

@@ -147,9 +147,9 @@ class CountingPool:
         self.most_taken = max(self.most_taken, self.taken)
         return connection
 
-    async def release(self, connection: Any) -> None:
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
         self.taken -= 1
-        await self._pool.release(connection)
+        await self._pool.release(connection, timeout=timeout)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._pool, name)

@@ -125,10 +125,13 @@ class PurchaseBatcher:
     async def _run(self) -> None:
         while True:
             self._arrived.clear()
-            if not self._waiting and not self._offline_may_go():
+            # One look at the clock for both questions: with two, a rest that ended between
+            # them read "resting" then "not resting", and the loop waited for an arrival
+            # that never came while the backlog sat (seen after a failover's fast failures).
+            resting = self._offline_resting()
+            if not self._waiting and not self._offline_may_go(resting):
                 if self._closing and not self._offline:
                     return
-                resting = self._offline_resting()
                 if resting:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._arrived.wait(), resting)
@@ -147,7 +150,7 @@ class PurchaseBatcher:
                 if len(self._waiting) < self._limits.max_size and not self._closing:
                     self._full.clear()
                 offline = False
-            elif self._offline_may_go():
+            elif self._offline_may_go(self._offline_resting()):
                 batch = self._offline_batch()
                 self._offline_in_flight += 1
                 offline = True
@@ -158,11 +161,12 @@ class PurchaseBatcher:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
-    def _offline_may_go(self) -> bool:
+    def _offline_may_go(self, resting: float) -> bool:
+        """Whether an offline batch may go now, `resting` being `_offline_resting()`."""
         return (
             bool(self._offline)
             and self._offline_in_flight < self._limits.offline_in_flight
-            and not self._offline_resting()
+            and not resting
         )
 
     def _offline_resting(self) -> float:

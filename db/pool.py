@@ -158,9 +158,7 @@ async def pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connect
         raise DatabaseUnreachable(f"PostgreSQL did not answer: {error}") from error
     finally:
         with contextlib.suppress(*CONNECTION_ERRORS):
-            # Bounded: a connection that cannot be given back in time (its server vanished
-            # mid-answer) is terminated by asyncpg instead of holding the request forever.
-            await pool.release(connection, timeout=settings.db_command_timeout_seconds)
+            await pool.release(connection)
 
 
 def one_row(row: asyncpg.Record | None) -> asyncpg.Record:

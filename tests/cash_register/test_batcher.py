@@ -147,9 +147,9 @@ class CountingPool:
         self.most_taken = max(self.most_taken, self.taken)
         return connection
 
-    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    async def release(self, connection: Any) -> None:
         self.taken -= 1
-        await self._pool.release(connection, timeout=timeout)
+        await self._pool.release(connection)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._pool, name)
@@ -198,3 +198,32 @@ async def test_a_live_sale_does_not_wait_for_an_offline_backlog(pool: asyncpg.Po
     lines = sum(len(basket.lines) for basket in backlog)
     assert batcher.stats.offline_batches >= lines / 20  # none above the lines' cap
     assert len({sale.purchase_id for sale in stored}) == 300
+
+
+async def test_a_backlog_goes_on_when_its_rest_ends_between_two_looks_at_the_clock(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offline queue's rest ends at some instant; if the batcher looked at the clock twice
+    (once to ask whether a batch may go, once to ask how long to rest) and the rest ended in
+    between, it waited for an arrival that never came, and the backlog was never stored: an
+    upload hung for good after a failover. Here the rest ends exactly between two looks."""
+    catalog = await read_catalog(pool)
+    limits = BatchLimits(max_size=200, max_in_flight=2, max_offline_lines=1, offline_rest=0)
+    batcher = PurchaseBatcher(pool, limits)
+    looks = iter([0.05])  # resting at the first look after the first batch, then never again
+    real = batcher._offline_resting
+
+    def resting() -> float:
+        left = real()
+        return next(looks, 0.0) if batcher.stats.offline_batches == 1 else left
+
+    monkeypatch.setattr(batcher, "_offline_resting", resting)
+    await batcher.start()
+    try:
+        backlog = [
+            asyncio.create_task(batcher.record_offline(b)) for b in varied_baskets(catalog, 3)
+        ]
+        stored = await asyncio.wait_for(asyncio.gather(*backlog), 10)
+    finally:
+        await batcher.stop()
+    assert len({sale.purchase_id for sale in stored}) == 3

@@ -46,7 +46,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run_as_server_user() -> str | None:
+def server_user() -> str | None:
     """The unprivileged account to run PostgreSQL as when we are root, created if missing."""
     if os.geteuid() != 0:
         return None
@@ -57,7 +57,7 @@ def _run_as_server_user() -> str | None:
     return SERVER_USER
 
 
-def _open_path_for(user: str, path: Path) -> None:
+def open_path_for(user: str, path: Path) -> None:
     """Let `user` traverse every folder above `path` and read the wheel's programs."""
     for folder in [*path.parents, *_bin_dir().parents]:
         mode = folder.stat().st_mode
@@ -85,7 +85,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, settings: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.settings = settings or {}
-        self.user = _run_as_server_user()
+        self.user = server_user()
         self._port_file = self.data_dir / "port"
 
     @property
@@ -121,7 +121,7 @@ class EmbeddedPostgres:
         standby = cls(data_dir, settings=primary.settings)
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         if standby.user:
-            _open_path_for(standby.user, data_dir.parent)
+            open_path_for(standby.user, data_dir.parent)
             os.chown(data_dir.parent, *_ids(standby.user))
         subprocess.run(
             [
@@ -162,7 +162,7 @@ class EmbeddedPostgres:
     def _create(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.user:
-            _open_path_for(self.user, self.data_dir)
+            open_path_for(self.user, self.data_dir)
         subprocess.run(
             [
                 program("initdb"),

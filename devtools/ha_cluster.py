@@ -22,12 +22,13 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
 from backup.repository import Node, Repository
-from devtools.embedded_postgres import SERVER_USER, free_port
+from devtools.embedded_postgres import free_port, open_path_for, server_user
 
 PG_BIN = Path(os.environ.get("CLUSTER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PATRONI = shutil.which("patroni") or "/usr/bin/patroni"
@@ -42,32 +43,15 @@ RETRY_TIMEOUT_SECONDS = 3
 
 def as_server_user() -> dict[str, Any]:
     """Popen's arguments to run as the unprivileged account when we are root."""
-    if os.geteuid() != 0:
-        return {}
-    import pwd
-
-    try:
-        pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER], check=True)
-    return {"user": SERVER_USER, "group": SERVER_USER, "extra_groups": []}
+    user = server_user()
+    return {"user": user, "group": user, "extra_groups": []} if user else {}
 
 
 def give_to_server_user(path: Path) -> None:
     """Make `path` (a folder we created) the server account's, and its parents passable."""
-    if not as_server_user():
-        return
-    import pwd
-
-    entry = pwd.getpwnam(SERVER_USER)
-    for folder in path.parents:
-        mode = folder.stat().st_mode
-        if mode & 0o005 != 0o005:
-            folder.chmod(mode | 0o005)
-    for walked, _, files in os.walk(path):
-        os.chown(walked, entry.pw_uid, entry.pw_gid)
-        for name in files:
-            os.chown(os.path.join(walked, name), entry.pw_uid, entry.pw_gid)
+    user = server_user()
+    if user:
+        open_path_for(user, path)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -348,23 +332,28 @@ class HaCluster:
         return None
 
     def standby(self) -> PatroniNode:
-        [other] = [node for node in self.nodes if node is not self.primary()]
+        primary = self.primary()
+        [other] = [node for node in self.nodes if node is not primary]
         return other
 
     def wait_for_primary(self, timeout: float = 60) -> PatroniNode:
+        return self._wait_for(self.primary, timeout, "no primary")
+
+    def _wait_for(
+        self, find: Callable[[], PatroniNode | None], timeout: float, missing: str
+    ) -> PatroniNode:
+        """`find()`'s node once it has one; RuntimeError saying `missing` after `timeout`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.primary()
+            found = find()
             if found is not None:
                 return found
             time.sleep(0.1)
-        raise RuntimeError(f"no primary within {timeout:g} s: {self.describe()}")
+        raise RuntimeError(f"{missing} within {timeout:g} s: {self.describe()}")
 
     def synchronous_standby(self) -> PatroniNode | None:
         """The node the primary waits for at each commit, if any."""
         try:
-            with urlopen(f"http://{self.etcd.address}/version", timeout=1):
-                pass
             primary = self.primary()
             if primary is None:
                 return None
@@ -381,13 +370,7 @@ class HaCluster:
         return None
 
     def wait_synchronous(self, timeout: float = 60) -> PatroniNode:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.synchronous_standby()
-            if found is not None:
-                return found
-            time.sleep(0.1)
-        raise RuntimeError(f"no synchronous standby within {timeout:g} s: {self.describe()}")
+        return self._wait_for(self.synchronous_standby, timeout, "no synchronous standby")
 
     def set_synchronous(self, synchronous: bool, timeout: float = 60) -> None:
         """Turn synchronous replication on or off for the whole cluster (Patroni's dynamic

@@ -13,7 +13,7 @@ from analytics.lifetime import Held, Source
 from analytics.owners import Owner, store_in_view
 from analytics.schemas import ClosingFigures, Closings, TillDays
 from analytics.spreadsheets import AsCsv, csv_table
-from shop.rules import StoreId
+from shop.rules import TILL_ID_PATTERN, StoreId
 
 router = APIRouter()
 
@@ -23,7 +23,9 @@ async def get_closings(
     held: Held,
     source: Source,
     filters: DaysInView,
-    till_id: Annotated[str | None, Query(max_length=64, description="Only this till.")] = None,
+    till_id: Annotated[
+        str | None, Query(pattern=TILL_ID_PATTERN, description="Only this till.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=closings.MAX_CLOSINGS)] = 1000,
     as_csv: AsCsv = False,
 ) -> Closings | Response:

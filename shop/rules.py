@@ -22,6 +22,8 @@ LAST_BUSINESS_DAY = date(2099, 12, 31)
 
 STORE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
+# A till's id, as the tills table checks it (migration 006).
+TILL_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 # An Idempotency-Key header or an offline sale's client_purchase_id: 1 to 255 visible ASCII
 # characters (no space, no control character), so it can travel in a header unchanged.

@@ -70,6 +70,10 @@ async def test_owners_read_each_closing_as_the_till_got_it(
             assert moment(seen["closed_at"]) == moment(got["period_end"])
         one = (await analytics.get("/closings", params={"till_id": till_name("SMKT002")})).json()
         assert [c["supermarket_id"] for c in one["closings"]] == ["SMKT002"]
+        # A till id no till can have (a NUL byte, which PostgreSQL's text refuses) is named.
+        odd = await analytics.get("/closings", params={"till_id": "till\x00-1"})
+        assert odd.status_code == 422, odd.text
+        assert "till_id" in odd.text
 
         table = await analytics.get("/closings", params={"format": "csv"})
         assert table.headers["content-type"].startswith("text/csv")

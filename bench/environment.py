@@ -23,20 +23,15 @@ import asyncpg
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
 from devtools.local_secrets import kept_secret
+from devtools.server_settings import server_settings
 from devtools.uvicorn import uvicorn_command, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
 BENCH_DATABASE = "supermarket_bench"
-# A server sized for this machine and for bulk loads (WAL room, so a load is not a string of
-# checkpoints); synchronous_commit stays on.
-SERVER_SETTINGS = {
-    "max_connections": "300",
-    "shared_buffers": "2GB",
-    "max_wal_size": "16GB",
-    "checkpoint_timeout": "30min",
-    "wal_buffers": "64MB",
-}
+# The settings users run (ops/postgres/server-settings.sh, sized for the compose database's
+# memory limit): what the figures are measured on.
+SERVER_SETTINGS = server_settings()
 
 
 class TillKeysForWrk(TypedDict):

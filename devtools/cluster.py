@@ -2,7 +2,8 @@
 
 Starts (under `CLUSTER_DIR`, default `.data/cluster`, made fresh each run) etcd and two
 PostgreSQL nodes under Patroni, a primary and its synchronous standby (devtools/ha_cluster.py),
-with WAL archived to a pgBackRest repository; runs the loader and takes a full backup; then
+with WAL archived to a pgBackRest repository, on the shipped settings (ops/postgres/
+server-settings.sh, sized as the compose database); runs the loader and takes a full backup; then
 `CASH_REGISTERS` (3) cash register processes behind Debian's nginx on `CASH_REGISTER_PORT`
 (8000) and the analytics on `ANALYTICS_PORT` (8001). Prints `DATABASE_URL=…` naming every node
 (the owner's, for `python -m admin`; it reaches whichever node is the primary) and where each
@@ -30,6 +31,7 @@ from devtools.embedded_postgres import free_port, service_urls
 from devtools.ha_cluster import HaCluster
 from devtools.local_secrets import kept_secret
 from devtools.nginx_front import NginxFront
+from devtools.server_settings import server_settings
 from devtools.uvicorn import uvicorn_command, wait_until_ready
 from httpkit.settings import http_settings
 
@@ -49,7 +51,7 @@ def main() -> int:
     tills_port = int(os.environ.get("CASH_REGISTER_PORT", "8000"))
     owners_port = int(os.environ.get("ANALYTICS_PORT", "8001"))
     started: list[subprocess.Popen[bytes]] = []
-    database = HaCluster(FOLDER)
+    database = HaCluster(FOLDER, settings=server_settings())
     front: NginxFront | None = None
     try:
         database.start()

@@ -1,6 +1,7 @@
 #!/bin/sh
 # A database node of the compose cluster: Patroni with this node's name and addresses, and the
-# passwords read from the secrets into Patroni's environment (never onto a command line).
+# passwords read from the secrets into Patroni's environment (never onto a command line), and
+# PostgreSQL sized for the container's memory.
 # With ETCD as the first argument it runs the etcd member instead.
 set -eu
 if [ "${1:-}" = "etcd" ]; then
@@ -28,4 +29,6 @@ export PATRONI_REPLICATION_PASSWORD
 export PGBACKREST_PG1_USER="$POSTGRES_USER"
 mkdir -p /tmp/pgbackrest
 /usr/local/bin/scheduled-backups.sh &
-exec patroni /etc/supermarket/patroni.yml
+# PostgreSQL's settings sized for this container's memory limit (patroni-config.sh).
+patroni-config.sh > /tmp/patroni.yml
+exec patroni /tmp/patroni.yml

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from devtools.embedded_postgres import free_port
+from devtools.server_settings import server_settings
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.cluster
@@ -125,6 +126,9 @@ async def test_make_cluster_serves_replicates_and_stops_clean(tmp_path: Path) ->
         replica = await asyncpg.connect(replica_url)
         try:
             assert await replica.fetchval("SELECT pg_is_in_recovery()")
+            # The nodes run on the shipped settings, sized as the compose database.
+            for name, value in server_settings().items():
+                assert await replica.fetchval("SELECT current_setting($1)", name) == value, name
             deadline = time.monotonic() + 5
             while not await replica.fetchval(
                 "SELECT count(*) FROM purchases WHERE id = $1", sold.json()["purchase_id"]

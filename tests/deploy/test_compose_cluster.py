@@ -170,8 +170,9 @@ def test_every_script_exists_and_parses() -> None:
         if volume.startswith("./")
     ]
     assert len(mounted) == 2
-    copied = re.findall(r"ops/patroni/[a-z-]+\.sh", (ROOT / "ops/patroni/Dockerfile").read_text())
-    assert len(copied) == 3
+    dockerfile = (ROOT / "ops/patroni/Dockerfile").read_text()
+    copied = re.findall(r"ops/(?:patroni|postgres)/[a-z-]+\.sh", dockerfile)
+    assert len(copied) == 5
     for source in [*mounted, *copied]:
         path = ROOT / source
         assert path.is_file(), source
@@ -209,3 +210,15 @@ def test_the_database_nodes_run_without_capabilities() -> None:
         assert node["read_only"] is True
         assert node["mem_limit"]
         assert node["pids_limit"] > 0
+
+
+def test_the_nodes_start_patroni_sized_as_the_simple_database() -> None:
+    """Not the simple topology's sizing wrapper: Patroni starts PostgreSQL, and node-entrypoint.sh
+    gives it the same settings (patroni-config.sh) for the same memory limit."""
+    services = cluster()["services"]
+    assert services["db"]["entrypoint"] == ["/usr/local/bin/node-entrypoint.sh"]
+    assert services["db"]["command"] == []
+    assert services["db_replica"]["mem_limit"] == services["db"]["mem_limit"]
+    entrypoint = (ROOT / "ops/patroni/node-entrypoint.sh").read_text()
+    assert "patroni-config.sh > /tmp/patroni.yml" in entrypoint
+    assert entrypoint.rstrip().endswith("exec patroni /tmp/patroni.yml")

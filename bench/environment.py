@@ -34,6 +34,9 @@ BENCH_DATABASE = "supermarket_bench"
 SERVER_SETTINGS = server_settings()
 
 
+WRK_THREADS = 2
+
+
 class TillKeysForWrk(TypedDict):
     """The environment bench/purchase.lua reads its till keys from."""
 
@@ -174,7 +177,7 @@ def _wrk_command(
     return [
         "wrk",
         "-t",
-        str(min(2, connections)),
+        str(min(WRK_THREADS, connections)),
         "-c",
         str(connections),
         "-d",

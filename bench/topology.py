@@ -32,7 +32,8 @@ from bench.environment import (
 )
 from bench.goals import Section, verdicts
 from bench.processes import cpu_seconds
-from bench.purchases import BENCH_DIR, TILL_REQUESTS_PER_SECOND, pgbench, pgbench_with
+from bench.purchases import BENCH_DIR, TILL_REQUESTS_PER_SECOND
+from bench.sale_cost import pgbench, pgbench_with
 from cash_register.queries import RECORD_PURCHASES
 from devtools.embedded_postgres import EmbeddedPostgres, free_port
 from devtools.nginx_front import NginxFront

@@ -1,6 +1,7 @@
-"""The measures `make bench`'s topology section is built on (bench/topology.py): CPU time of
-process trees read from /proc, and the batched statement pgbench sends to find the primary's
-own ceiling."""
+"""The measures `make bench` is built on: CPU time of process trees read from /proc, the
+batched statement pgbench sends to find the primary's own ceiling (bench/topology.py), and the
+sale's statement and the plain insert of the same sale that pgbench compares
+(bench/sale_cost.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import time
 import asyncpg
 
 from bench.processes import cpu_seconds
-from bench.purchases import pgbench_script
+from bench.sale_cost import pgbench_script, plain_script
 from bench.topology import BATCH, batched_script
+from tests.conftest import ROOT
 
 BUSY = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
 
@@ -70,3 +72,34 @@ async def test_the_pgbench_statement_stores_one_purchase_of_the_drawn_size(
     # The reference pays for the till's ledger as the service does: the sale is chained.
     chained = "SELECT receipt_number FROM till_entries WHERE till_id = 'pgbench-till-41'"
     assert await catalog.fetchval(chained) == 1
+
+
+async def test_the_plain_insert_stores_the_same_sale_without_rollups(
+    catalog: asyncpg.Connection,
+) -> None:
+    await catalog.execute((ROOT / "bench" / "plain_sale.sql").read_text())
+    drawn = {":store": "3", ":till": "9", ":new": "2", ":customer": "12", ":n": "2"}
+    statement = "".join(line for line in plain_script().splitlines() if not line.startswith("\\"))
+    for variable, value in drawn.items():
+        statement = statement.replace(variable, value)
+    for _ in range(2):
+        await catalog.execute(statement)
+    purchases = await catalog.fetch("SELECT id, total_amount FROM plain_purchases ORDER BY id")
+    lines = await catalog.fetch(
+        "SELECT i.purchase_id, i.unit_price, p.unit_price AS catalog_price "
+        "FROM plain_purchase_items i JOIN products p ON p.id = i.product_id"
+    )
+    assert len(purchases) == 2
+    assert len(lines) == 4
+    for purchase in purchases:
+        mine = [line for line in lines if line["purchase_id"] == purchase["id"]]
+        assert all(line["unit_price"] == line["catalog_price"] for line in mine)
+        assert purchase["total_amount"] == sum(line["unit_price"] for line in mine)
+    customer = await catalog.fetchrow("SELECT id, purchase_count FROM plain_customers")
+    assert (str(customer["id"]), customer["purchase_count"]) == (
+        "00000000-0000-4000-8000-000000000012", 2,
+    )  # fmt: skip
+    counter = await catalog.fetchrow(
+        "SELECT supermarket_id, purchases, revenue FROM plain_daily_sales"
+    )
+    assert tuple(counter) == ("SMKT003", 2, sum(p["total_amount"] for p in purchases))

@@ -37,10 +37,9 @@ CREATE TYPE public.ledger_entry AS (
 
 CREATE FUNCTION public.aggregate_shard() RETURNS smallint
     LANGUAGE sql STABLE
-    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce(nullif(current_setting('shop.aggregate_shard', true), '')::smallint,
-                    (pg_backend_pid() % 16)::smallint)
+    SELECT coalesce(nullif(pg_catalog.current_setting('shop.aggregate_shard', true), '')::smallint,
+                    (pg_catalog.pg_backend_pid() % 16)::smallint)
 $$;
 
 CREATE FUNCTION public.append_to_chains(entries public.ledger_entry[]) RETURNS TABLE(purchase_id bigint, refund_id bigint, receipt_number bigint, entry_hash bytea)
@@ -58,17 +57,22 @@ BEGIN
     IF coalesce(cardinality(entries), 0) = 0 THEN
         RETURN;
     END IF;
-    -- Lock (or make) each till's head, number the entries after it and make their canonical
-    -- forms, in one statement; then only the hashes, which chain, are made one by one.
+    INSERT INTO till_ledgers (till_id, supermarket_id, entries, head_hash, grand_total, closings,
+                              period_first_receipt, period_opened_at)
+    SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
+    FROM unnest(append_to_chains.entries) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM till_ledgers h WHERE h.till_id = x.till_id)
+    ORDER BY x.till_id
+    ON CONFLICT (till_id) DO NOTHING;
+    -- Lock each till's head, number the entries after it and make their canonical forms, in
+    -- one statement; then only the hashes, which chain, are made one by one.
     FOR e IN
-        WITH head AS (
-            INSERT INTO till_ledgers AS h (till_id, supermarket_id, entries, head_hash, grand_total,
-                                           closings, period_first_receipt, period_opened_at)
-            SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
-            FROM unnest(entries) AS x
-            ORDER BY x.till_id
-            ON CONFLICT (till_id) DO UPDATE SET till_id = h.till_id
-            RETURNING h.till_id, h.entries, h.head_hash
+        WITH head AS MATERIALIZED (
+            SELECT h.till_id, h.entries, h.head_hash
+            FROM till_ledgers h
+            WHERE h.till_id IN (SELECT x.till_id FROM unnest(append_to_chains.entries) AS x)
+            ORDER BY h.till_id
+            FOR UPDATE
         )
         SELECT x.position, x.till_id, h.entries + row_number() OVER w AS receipt, h.head_hash,
                ledger_canonical(x.entry, h.entries + row_number() OVER w) AS canonical
@@ -580,14 +584,14 @@ CREATE FUNCTION public.ledger_canonical(entry public.ledger_entry, receipt bigin
 $$;
 
 CREATE FUNCTION public.ledger_line(product text, quantity integer, unit_price numeric) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT '{"product":' || ledger_string(product) || ',"quantity":' || quantity
            || ',"unit_price":"' || ledger_money(unit_price) || '"}'
 $$;
 
 CREATE FUNCTION public.ledger_money(amount numeric) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT round(amount, 2)::text $$;
 
 CREATE FUNCTION public.ledger_period(till text, first bigint, last bigint) RETURNS TABLE(sales bigint, sales_amount numeric, refunds bigint, refunded numeric, units jsonb)
@@ -623,7 +627,7 @@ CREATE FUNCTION public.ledger_period(till text, first bigint, last bigint) RETUR
 $$;
 
 CREATE FUNCTION public.ledger_string(value text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT to_json(value)::text $$;
 
 CREATE FUNCTION public.ledger_time(at timestamp with time zone) RETURNS text

@@ -195,6 +195,7 @@ def _wrk_env(script: Path, env: dict[str, str]) -> dict[str, str]:
     return {
         **os.environ,
         "BENCH_DIR": str(script.parent),
+        "BENCH_THREADS": str(WRK_THREADS),
         "BENCH_ACKNOWLEDGED_FILE": str(WORK_DIR / "acknowledged-discarded.txt"),
         **env,
     }

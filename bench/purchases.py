@@ -12,7 +12,6 @@ import asyncpg
 from bench.environment import (
     ROOT,
     WORK_DIR,
-    WRK_THREADS,
     BenchKeys,
     bench_database,
     bench_keys,
@@ -67,7 +66,6 @@ def paced(url: str, rate: int, seconds: int, keys: BenchKeys) -> dict[str, float
         connections,
         BENCH_DIR / "paced_purchase.lua",
         BENCH_RATE=str(rate),
-        BENCH_THREADS=str(WRK_THREADS),
         **keys.wrk_env(),
     )
     figures["offered"] = rate

@@ -26,7 +26,7 @@ PGBENCH_CLIENTS = 16
 PAIRS = 3
 
 # The statement's parameter for one purchase of the same mix as purchase.lua: a third new
-# customers, 1 to 4 distinct products, three stores, 300 tills (each with its own ledger).
+# customers, 1 to 4 distinct products, three stores, 288 tills (each with its own ledger).
 PGBENCH_SALES = (
     "ARRAY[ROW('SMKT00' || :store, "
     "CASE WHEN :new = 1 THEN gen_random_uuid() "
@@ -37,8 +37,9 @@ PGBENCH_SALES = (
     "(SELECT array_agg(ROW(id, 1)::arriving_line) "
     "FROM (SELECT id FROM products ORDER BY random() LIMIT :n) p))::arriving_sale]"
 )
+# Each client is its own 18 tills (a till sends one sale at a time): tills client_id + 16 × k.
 PGBENCH_VARIABLES = """\\set store random(1, 3)
-\\set till random(1, 300)
+\\set till :client_id + 16 * random(0, 17)
 \\set new random(1, 3)
 \\set customer random(1, 5000)
 \\set n random(1, 4)

@@ -166,8 +166,9 @@ def _add_round(section: Section, run: int, turn: Round, pair: CostPair) -> None:
     section.add(f"run {run}: half the saturated rate, p99 ≤ 20 ms", at, half["p99_ms"] <= 20)
     shortfall = 1 - half["rate"] / half["offered"]
     section.add(f"run {run}: half the saturated rate, achieved within 5% of offered",
-                f"{half['rate']:,.0f} of {half['offered']:,.0f}/s ({100 * shortfall:.1f}% short)",
-                shortfall <= 0.05)  # fmt: skip
+                f"{half['rate']:,.0f} of {half['offered']:,.0f}/s "
+                f"({100 * abs(shortfall):.1f}% {'short' if shortfall > 0 else 'over'})",
+                abs(shortfall) <= 0.05)  # fmt: skip
     section.add(f"run {run}: the sale's statement ≤ 2 × the plain insert (pgbench)",
                 f"{pair.ratio:.2f} × ({pair.statement:,.0f}/s against {pair.plain:,.0f}/s)",
                 pair.ratio <= 2)  # fmt: skip

@@ -32,7 +32,7 @@ from bench.environment import (
     wrk_while,
 )
 from bench.goals import Goal, Section, verdicts
-from bench.purchases import paced
+from bench.purchases import paced, paced_connections
 from db.pool import one_row
 from db.replica import PrimaryReads
 from devtools.embedded_postgres import program
@@ -46,7 +46,6 @@ SEED_ENDPOINTS = [
 LATENCY_SECONDS = 5
 # Tills trading during the import: purchases offered per second (bench/paced_purchase.lua).
 TILLS_RATE = 200
-TILLS_INTERVAL_MS = 100
 GENERATED_END = datetime(2026, 6, 30, tzinfo=UTC)
 ANALYTICS = "analytics"
 
@@ -249,10 +248,10 @@ def run_analytics_benchmark(purchases: int) -> Section:
             print(f"importing {purchases:,} in chunks while tills trade …", flush=True)
             with wrk_while(
                 till_url,
-                TILLS_RATE * TILLS_INTERVAL_MS // 1000,
+                paced_connections(TILLS_RATE),
                 BENCH_DIR / "paced_purchase.lua",
                 tills,
-                BENCH_INTERVAL_MS=str(TILLS_INTERVAL_MS),
+                BENCH_RATE=str(TILLS_RATE),
                 **keys.wrk_env(),
             ):
                 rate, loader_output = load(database_url, folder)

@@ -56,10 +56,15 @@ TILL_REQUESTS_PER_SECOND = "1000000"
 PACED_IN_FLIGHT_SECONDS = 0.05
 
 
+def paced_connections(rate: int) -> int:
+    """Connections enough for `rate` per second, open loop."""
+    return max(16, round(rate * PACED_IN_FLIGHT_SECONDS))
+
+
 def paced(url: str, rate: int, seconds: int, keys: BenchKeys) -> dict[str, float]:
     """POST /purchase offered at `rate` per second, open loop (bench/paced_purchase.lua): the
     figures' `rate` is what was achieved, `offered` what was asked."""
-    connections = max(16, round(rate * PACED_IN_FLIGHT_SECONDS))
+    connections = paced_connections(rate)
     figures = wrk(
         url,
         seconds,

@@ -96,10 +96,12 @@ async def test_the_plain_insert_stores_the_same_sale_without_rollups(
         assert all(line["unit_price"] == line["catalog_price"] for line in mine)
         assert purchase["total_amount"] == sum(line["unit_price"] for line in mine)
     customer = await catalog.fetchrow("SELECT id, purchase_count FROM plain_customers")
+    assert customer is not None
     assert (str(customer["id"]), customer["purchase_count"]) == (
         "00000000-0000-4000-8000-000000000012", 2,
     )  # fmt: skip
     counter = await catalog.fetchrow(
         "SELECT supermarket_id, purchases, revenue FROM plain_daily_sales"
     )
+    assert counter is not None
     assert tuple(counter) == ("SMKT003", 2, sum(p["total_amount"] for p in purchases))

@@ -14,4 +14,5 @@ done
 curl -fsS http://127.0.0.1:8001/health | grep -q '"reads_from":"primary"'
 test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/catalog)" = 401
 test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8001/unique-customers)" = 401
+if grep -q '^DB_HOST_PORT=' .env 2>/dev/null; then ops/smoke/settings.sh; fi
 echo "simple smoke ok"

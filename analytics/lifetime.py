@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import Depends, Response
 from starlette.requests import HTTPConnection, Request
 
+from analytics.counting import SalesCounted
 from analytics.read_slots import ReadSlots
 from analytics.settings import analytics_settings
 from analytics.visitors import Visitors
@@ -40,6 +41,7 @@ class Analytics:
     sessions: ScreenSessions
     visitors: Visitors
     read_slots: ReadSlots
+    counted: SalesCounted
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -68,6 +70,7 @@ class Analytics:
                 analytics_settings().analytics_concurrent_reads,
                 database_tuning().db_pool_acquire_timeout_seconds,
             ),
+            counted=SalesCounted(primary),
             chores=(
                 pool_in_use(primary),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
@@ -117,13 +120,14 @@ async def data_source(
     connection: HTTPConnection, response: Response
 ) -> AsyncIterator[asyncpg.Pool]:
     """The pool this data answer reads from, with one of the worker's read slots held while it
-    asks; the answer says which database it was (`X-Data-Source`) and that it holds every
-    sale committed before `X-Data-As-Of`."""
+    asks, once the waiting sales are counted; the answer says which database it was
+    (`X-Data-Source`) and that it holds every sale committed before `X-Data-As-Of`."""
     held = analytics_of(connection)
     async with held.read_slots.held():
         source, as_of = held.reads.source()
+        counted_through = await held.counted.before_answer(source == "replica")
         response.headers["X-Data-Source"] = source
-        response.headers["X-Data-As-Of"] = as_of_header(as_of)
+        response.headers["X-Data-As-Of"] = as_of_header(min(as_of, counted_through))
         yield held.reads.pool()
 
 

@@ -243,7 +243,9 @@ def _report(
 pgbench, {PGBENCH_CLIENTS} clients, one sale per transaction, {seconds} s each, in turns on the
 same server after the HTTP runs: the cash register's own statement
 (`bench/.work/purchase.pgbench`, made from `cash_register/queries.py`: the sale, its lines,
-every rollup and the till's ledger) against the plain insert of the same sale
+its rows queued for the rollups and the till's ledger), run as a cash register runs it, with
+a folder counting the queue into every rollup every 0.25 s on the same server and the fold of
+what is left when pgbench ends counted in the time; against the plain insert of the same sale
 (`bench/.work/plain_sale.pgbench`, `bench/sale_cost.py`: a customer upserted, the purchase,
 its lines, one daily counter).
 
@@ -251,9 +253,11 @@ its lines, one daily counter).
 |---:|---:|---:|---:|
 {turns}
 
-Where the statement's time goes: pgbench again with `pg_stat_statements.track = all`, each
-statement's execution time per sale (the nested statements, run by the rollups' triggers and
-the ledger's function, are part of the first row's; the share is of the first row's time).
+Where the statement's time goes: the same again with `pg_stat_statements.track = all`, each
+statement's execution time per sale. The nested statements of the sale (its queue rows, the
+ledger's function) are part of the first row's time; the fold's (`fold_waiting_sales` and the
+statements under it) run apart, in the folder's session, and their time per sale is what
+counting costs each sale. The share is of the first row's time.
 
 {profile_table(profiled)}
 

@@ -13,6 +13,10 @@ import asyncio
 import os
 import re
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,9 @@ import asyncpg
 
 from bench.environment import ROOT, WORK_DIR
 from cash_register.queries import RECORD_PURCHASES
+from cash_register.settings import CashRegisterSettings
+from db.locks import AdvisoryLock
+from db.sales_fold import FOLD_SALES_LATER, FOLD_WAITING_SALES
 from devtools.embedded_postgres import program
 
 PGBENCH_CLIENTS = 16
@@ -119,9 +126,56 @@ def pgbench_with(
 
 
 def pgbench(database_url: str, seconds: int) -> float:
-    """Transactions per second of pgbench running `pgbench_script`."""
-    return pgbench_with(database_url, seconds, _written("purchase.pgbench", pgbench_script()),
-                        PGBENCH_CLIENTS)  # fmt: skip
+    """Sales per second of the cash register's statement under pgbench, counted as the
+    service counts them (`statement_rate`)."""
+    return statement_rate(database_url, seconds, _written("purchase.pgbench", pgbench_script()))
+
+
+def statement_rate(database_url: str, seconds: int, script: Path, **options: str) -> float:
+    """Sales per second of the cash register's statement as a cash register runs it: each
+    session queues its sales for the rollups (FOLD_SALES_LATER) while a folder counts the
+    queue every SALES_FOLD_EVERY_SECONDS, on the same server; the fold of what is left when
+    pgbench ends is part of the time, so every sale is counted in the rate's seconds.
+    `options` are server settings of pgbench's and the folder's sessions."""
+    with folding(database_url, options):
+        tps = pgbench_with(database_url, seconds, script, PGBENCH_CLIENTS,
+                           **FOLD_SALES_LATER, **options)  # fmt: skip
+    started = time.perf_counter()
+    asyncio.run(_fold(database_url, options))
+    rest = time.perf_counter() - started
+    return tps * seconds / (seconds + rest)
+
+
+async def _fold(database_url: str, options: dict[str, str]) -> None:
+    connection = await asyncpg.connect(database_url, server_settings=options)
+    try:
+        await connection.fetchval(FOLD_WAITING_SALES, AdvisoryLock.SALES_FOLD, True)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def folding(database_url: str, options: dict[str, str]) -> Iterator[None]:
+    """A cash register's folder (one connection, fold, rest, fold) running meanwhile."""
+    every = CashRegisterSettings.model_fields["sales_fold_every_seconds"].default
+    stop = threading.Event()
+
+    async def fold_until_stopped() -> None:
+        connection = await asyncpg.connect(database_url, server_settings=options)
+        try:
+            while not stop.is_set():
+                await connection.fetchval(FOLD_WAITING_SALES, AdvisoryLock.SALES_FOLD, False)
+                await asyncio.sleep(every)
+        finally:
+            await connection.close()
+
+    folder = threading.Thread(target=asyncio.run, args=(fold_until_stopped(),), daemon=True)
+    folder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        folder.join()
 
 
 def _written(name: str, text: str) -> Path:
@@ -166,7 +220,7 @@ def cost_pairs(database_url: str, seconds: int) -> list[CostPair]:
     plain = _written("plain_sale.pgbench", plain_script())
     return [
         CostPair(
-            pgbench_with(database_url, seconds, statement, PGBENCH_CLIENTS),
+            statement_rate(database_url, seconds, statement),
             pgbench_with(database_url, seconds, plain, PGBENCH_CLIENTS),
         )
         for _ in range(PAIRS)
@@ -189,7 +243,7 @@ async def _profile(database_url: str) -> list[ProfiledStatement]:
                    1000 * s.total_exec_time / sale.calls AS microseconds_per_sale,
                    s.total_exec_time / sale.total_exec_time AS share
             FROM s, sale
-            WHERE s.calls >= sale.calls / 2
+            WHERE s.calls >= sale.calls / 2 OR s.query ILIKE '%fold%'
             ORDER BY s.total_exec_time DESC
             LIMIT $1
             """,
@@ -204,8 +258,8 @@ def profile(database_url: str, seconds: int) -> list[ProfiledStatement]:
     """The statement under pgbench with every nested statement tracked: each statement's time
     per sale (nested ones are part of the top-level one's)."""
     asyncio.run(_reset_statistics(database_url))
-    pgbench_with(database_url, seconds, WORK_DIR / "purchase.pgbench", PGBENCH_CLIENTS,
-                 **{"pg_stat_statements.track": "all"})  # fmt: skip
+    statement_rate(database_url, seconds, WORK_DIR / "purchase.pgbench",
+                   **{"pg_stat_statements.track": "all"})  # fmt: skip
     return asyncio.run(_profile(database_url))
 
 

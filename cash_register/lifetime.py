@@ -21,6 +21,7 @@ from db.catalog import CatalogWatcher
 from db.chores import PeriodicChore
 from db.durability import DurabilityWatch
 from db.partitions import month_keeper
+from db.sales_fold import SalesFolder
 from db.screen_sessions import ScreenSessions
 from db.settings import DatabaseSettings
 from httpkit.app import Part
@@ -41,6 +42,7 @@ class CashRegister:
     cards: LoyaltyCards
     price_lists: PriceLists
     durability: DurabilityWatch
+    folder: SalesFolder
     chores: tuple[PeriodicChore, ...]
 
     @classmethod
@@ -67,6 +69,7 @@ class CashRegister:
             durability=DurabilityWatch(
                 pool, own.sale_copies_expected, own.durability_check_every_seconds
             ),
+            folder=SalesFolder(pool, own.sales_fold_every_seconds),
             chores=(
                 pool_in_use(pool),
                 keys_last_used(keys, database.keys_last_used_every_seconds),
@@ -91,8 +94,10 @@ class CashRegister:
 
     def parts(self) -> tuple[Part, ...]:
         """In start order; they stop in reverse, so the batcher commits what it has taken
-        while the catalog and the pool are still there."""
-        return (self.catalog, self.keys, self.durability, *self.chores, self.batcher)
+        while the catalog and the pool are still there, and the folder counts it after."""
+        return (
+            self.catalog, self.keys, self.durability, self.folder, *self.chores, self.batcher
+        )  # fmt: skip
 
 
 async def readiness(request: Request) -> Ready:

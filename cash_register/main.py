@@ -15,6 +15,7 @@ from cash_register.loyalty import LoyaltyCards
 from cash_register.refund_api import router as refund_router
 from cash_register.settings import cash_register_settings
 from db.pool import create_pool
+from db.sales_fold import FOLD_SALES_LATER
 from db.settings import service_database_settings
 from httpkit.app import running, service_app
 from httpkit.observing import watch_durability, watch_the_database
@@ -28,7 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     commits what it has taken before the catalog, the chores and the pool go."""
     settings = service_database_settings("cash_register")
     cards = LoyaltyCards.from_settings()
-    pool = await create_pool(settings)
+    pool = await create_pool(settings, session=FOLD_SALES_LATER)
     try:
         held = CashRegister.build(settings, cash_register_settings(), pool, cards)
         watch_the_database(instruments(), held.catalog, held.keys)

@@ -61,6 +61,11 @@ class CashRegisterSettings(BaseSettings):
     till_auto_close_at: time = Field(default=time(4, 0))
     till_auto_close_every_seconds: float = Field(default=60, ge=0.1, le=3600)
 
+    # How often this worker counts the sales waiting for the rollups (every cash register
+    # stores a sale and queues it; a fold counts the queue). The owners' questions fold first,
+    # so this bounds how much a question may have to fold, not how late a sale counts.
+    sales_fold_every_seconds: float = Field(default=0.25, ge=0.01, le=60)
+
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(
             max_size=self.purchase_batch_max_size,

@@ -11,3 +11,4 @@ class AdvisoryLock(IntEnum):
     MIGRATIONS = 7_210_001  # one migrator at a time (two containers starting)
     LOADER = 7_210_002  # one import at a time: two would both see a purchase as new
     PARTITIONS = 7_210_003  # one creator of a month's partitions at a time
+    SALES_FOLD = 7_210_004  # one fold of the waiting sales at a time

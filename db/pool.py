@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, cast
@@ -58,8 +58,11 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     """
 
 
-def _server_settings(settings: DatabaseSettings) -> dict[str, str]:
-    return {"application_name": settings.application_name} if settings.application_name else {}
+def _server_settings(
+    settings: DatabaseSettings, session: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    named = {"application_name": settings.application_name} if settings.application_name else {}
+    return {**named, **(session or {})}
 
 
 def _password(settings: DatabaseSettings) -> str | None:
@@ -77,10 +80,11 @@ async def create_pool(
     settings: DatabaseSettings,
     opened_at_start: int | None = None,
     check: ConnectionCheck | None = None,
+    session: Mapping[str, str] | None = None,
 ) -> asyncpg.Pool:
     """Open the process's pool, with `opened_at_start` connections (default: the pool's
     minimum size; 0 opens none, so the database need not be up yet); `check` runs on every
-    new connection and may refuse it."""
+    new connection and may refuse it; `session` is server settings of every connection."""
     return await _wait_for_database(
         settings,
         lambda: asyncpg.create_pool(
@@ -90,7 +94,7 @@ async def create_pool(
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_command_timeout_seconds,
             reset=_keep_session,
-            server_settings=_server_settings(settings),
+            server_settings=_server_settings(settings, session),
             password=_password(settings),
             init=check,
         ),

@@ -279,63 +279,80 @@ CREATE FUNCTION public.closing_canonical(c public.till_closings) RETURNS text
            || ']}'
 $$;
 
+CREATE FUNCTION public.count_customers(stores text[], buyers uuid[], moments timestamp with time zone[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    SELECT fold_customer_visits(array_agg(v.store), array_agg(v.buyer), array_agg(v.purchases),
+                                array_agg(v.first_at), array_agg(v.last_at))
+    FROM (SELECT t.store, t.buyer, count(*)::int AS purchases, min(t.at) AS first_at,
+                 max(t.at) AS last_at
+          FROM unnest(stores, buyers, moments) AS t(store, buyer, at)
+          GROUP BY t.store, t.buyer) v
+$$;
+
+CREATE FUNCTION public.count_lines(stores text[], products integer[], moments timestamp with time zone[], quantities integer[], prices numeric[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    my_shard smallint := aggregate_shard();
+BEGIN
+    WITH units_by_day AS (
+        SELECT (t.at AT TIME ZONE s.time_zone)::date AS day, t.store AS supermarket_id,
+               t.product AS product_id, sum(t.quantity) AS units,
+               sum(t.quantity * t.price) AS revenue
+        FROM unnest(stores, products, moments, quantities, prices)
+            AS t(store, product, at, quantity, price)
+        JOIN supermarkets s ON s.id = t.store
+        GROUP BY 1, 2, 3
+    ),
+    all_time AS (
+        INSERT INTO product_sales AS s (product_id, supermarket_id, shard, units_sold)
+        SELECT product_id, supermarket_id, my_shard, sum(units) FROM units_by_day
+        GROUP BY product_id, supermarket_id ORDER BY product_id, supermarket_id
+        ON CONFLICT (product_id, supermarket_id, shard) DO UPDATE
+            SET units_sold = s.units_sold + excluded.units_sold
+    ),
+    per_product AS (
+        INSERT INTO daily_product_sales AS s (day, supermarket_id, product_id, shard, units, revenue)
+        SELECT day, supermarket_id, product_id, my_shard, units, revenue FROM units_by_day
+        ORDER BY day, supermarket_id, product_id
+        ON CONFLICT (day, supermarket_id, product_id, shard) DO UPDATE
+            SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue
+    )
+    INSERT INTO daily_sales AS d (day, supermarket_id, shard, units)
+    SELECT day, supermarket_id, my_shard, sum(units) FROM units_by_day
+    GROUP BY day, supermarket_id ORDER BY day, supermarket_id
+    ON CONFLICT (day, supermarket_id, shard) DO UPDATE SET units = d.units + excluded.units;
+END
+$$;
+
 CREATE FUNCTION public.count_purchases() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    my_shard smallint := aggregate_shard();
 BEGIN
     IF EXISTS (SELECT 1 FROM new_purchases n
                WHERE NOT EXISTS (SELECT 1 FROM supermarkets s WHERE s.id = n.supermarket_id)) THEN
         RAISE EXCEPTION 'purchases refer to an unknown supermarket'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
+    IF current_setting('shop.fold_sales_later', true) = 'on' THEN
+        INSERT INTO sales_to_fold (supermarket_id, customer_id, purchased_at, total_amount)
+        SELECT supermarket_id, customer_id, purchased_at, total_amount FROM new_purchases;
+        RETURN NULL;
+    END IF;
     IF current_setting('shop.defer_customer_fold', true) = 'on' THEN
         INSERT INTO import_visits (supermarket_id, customer_id, purchases, first_at, last_at)
         SELECT supermarket_id, customer_id, count(*), min(purchased_at), max(purchased_at)
         FROM new_purchases GROUP BY supermarket_id, customer_id;
     ELSE
-        PERFORM fold_customer_visits(array_agg(supermarket_id), array_agg(customer_id),
-                                     array_agg(purchases), array_agg(first_at), array_agg(last_at))
-        FROM (SELECT supermarket_id, customer_id, count(*)::int AS purchases,
-                     min(purchased_at) AS first_at, max(purchased_at) AS last_at
-              FROM new_purchases GROUP BY supermarket_id, customer_id) v;
+        PERFORM count_customers(array_agg(supermarket_id), array_agg(customer_id),
+                                array_agg(purchased_at))
+        FROM new_purchases;
     END IF;
-
-    INSERT INTO customer_numbers (customer_id)
-    SELECT DISTINCT customer_id FROM new_purchases ORDER BY 1
-    ON CONFLICT DO NOTHING;
-
-    -- Daily figures per store, with the customers new to that day and store.
-    WITH sale AS (
-        SELECT (n.purchased_at AT TIME ZONE s.time_zone)::date AS day, n.supermarket_id,
-               n.customer_id, n.total_amount
-        FROM new_purchases n JOIN supermarkets s ON s.id = n.supermarket_id
-    ),
-    first_visit AS (
-        INSERT INTO daily_customers (day, supermarket_id, customer_id, number)
-        SELECT DISTINCT v.day, v.supermarket_id, v.customer_id, c.number
-        FROM sale v JOIN customer_numbers c ON c.customer_id = v.customer_id
-        ORDER BY v.day, v.supermarket_id, v.customer_id
-        ON CONFLICT DO NOTHING
-        RETURNING day, supermarket_id
-    ),
-    new_customers AS (
-        SELECT day, supermarket_id, count(*) AS customers FROM first_visit GROUP BY 1, 2
-    ),
-    day_total AS (
-        SELECT day, supermarket_id, count(*) AS purchases, sum(total_amount) AS revenue
-        FROM sale GROUP BY 1, 2
-    )
-    INSERT INTO daily_sales AS d (day, supermarket_id, shard, purchases, revenue, customers)
-    SELECT t.day, t.supermarket_id, my_shard, t.purchases, t.revenue, coalesce(n.customers, 0)
-    FROM day_total t LEFT JOIN new_customers n USING (day, supermarket_id)
-    ORDER BY t.day, t.supermarket_id
-    ON CONFLICT (day, supermarket_id, shard) DO UPDATE
-        SET purchases = d.purchases + excluded.purchases,
-            revenue = d.revenue + excluded.revenue,
-            customers = d.customers + excluded.customers;
+    PERFORM count_sales_days(array_agg(supermarket_id), array_agg(customer_id),
+                             array_agg(purchased_at), array_agg(total_amount))
+    FROM new_purchases;
     RETURN NULL;
 END
 $$;
@@ -354,6 +371,50 @@ BEGIN
     ON CONFLICT (day, supermarket_id, shard) DO UPDATE
         SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.count_sales_days(stores text[], buyers uuid[], moments timestamp with time zone[], totals numeric[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    my_shard smallint := aggregate_shard();
+BEGIN
+    INSERT INTO customer_numbers (customer_id)
+    SELECT DISTINCT b.buyer FROM unnest(buyers) AS b(buyer)
+    WHERE NOT EXISTS (SELECT 1 FROM customer_numbers c WHERE c.customer_id = b.buyer)
+    ORDER BY 1
+    ON CONFLICT DO NOTHING;
+
+    WITH sale AS (
+        SELECT (t.at AT TIME ZONE s.time_zone)::date AS day, t.store AS supermarket_id,
+               t.buyer AS customer_id, t.total
+        FROM unnest(stores, buyers, moments, totals) AS t(store, buyer, at, total)
+        JOIN supermarkets s ON s.id = t.store
+    ),
+    first_visit AS (
+        INSERT INTO daily_customers (day, supermarket_id, customer_id, number)
+        SELECT DISTINCT v.day, v.supermarket_id, v.customer_id, c.number
+        FROM sale v JOIN customer_numbers c ON c.customer_id = v.customer_id
+        ORDER BY v.day, v.supermarket_id, v.customer_id
+        ON CONFLICT DO NOTHING
+        RETURNING day, supermarket_id
+    ),
+    new_customers AS (
+        SELECT day, supermarket_id, count(*) AS customers FROM first_visit GROUP BY 1, 2
+    ),
+    day_total AS (
+        SELECT day, supermarket_id, count(*) AS purchases, sum(total) AS revenue
+        FROM sale GROUP BY 1, 2
+    )
+    INSERT INTO daily_sales AS d (day, supermarket_id, shard, purchases, revenue, customers)
+    SELECT t.day, t.supermarket_id, my_shard, t.purchases, t.revenue, coalesce(n.customers, 0)
+    FROM day_total t LEFT JOIN new_customers n USING (day, supermarket_id)
+    ORDER BY t.day, t.supermarket_id
+    ON CONFLICT (day, supermarket_id, shard) DO UPDATE
+        SET purchases = d.purchases + excluded.purchases,
+            revenue = d.revenue + excluded.revenue,
+            customers = d.customers + excluded.customers;
 END
 $$;
 
@@ -387,38 +448,20 @@ CREATE FUNCTION public.count_units_sold() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    my_shard smallint := aggregate_shard();
 BEGIN
     IF EXISTS (SELECT 1 FROM new_items n
                WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = n.product_id)) THEN
         RAISE EXCEPTION 'purchase lines refer to an unknown product'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    WITH units_by_day AS (
-        SELECT (n.purchased_at AT TIME ZONE s.time_zone)::date AS day, n.supermarket_id,
-               n.product_id, sum(n.quantity) AS units, sum(n.quantity * n.unit_price) AS revenue
-        FROM new_items n JOIN supermarkets s ON s.id = n.supermarket_id
-        GROUP BY 1, 2, 3
-    ),
-    all_time AS (
-        INSERT INTO product_sales AS s (product_id, supermarket_id, shard, units_sold)
-        SELECT product_id, supermarket_id, my_shard, sum(units) FROM units_by_day
-        GROUP BY product_id, supermarket_id ORDER BY product_id, supermarket_id
-        ON CONFLICT (product_id, supermarket_id, shard) DO UPDATE
-            SET units_sold = s.units_sold + excluded.units_sold
-    ),
-    per_product AS (
-        INSERT INTO daily_product_sales AS s (day, supermarket_id, product_id, shard, units, revenue)
-        SELECT day, supermarket_id, product_id, my_shard, units, revenue FROM units_by_day
-        ORDER BY day, supermarket_id, product_id
-        ON CONFLICT (day, supermarket_id, product_id, shard) DO UPDATE
-            SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue
-    )
-    INSERT INTO daily_sales AS d (day, supermarket_id, shard, units)
-    SELECT day, supermarket_id, my_shard, sum(units) FROM units_by_day
-    GROUP BY day, supermarket_id ORDER BY day, supermarket_id
-    ON CONFLICT (day, supermarket_id, shard) DO UPDATE SET units = d.units + excluded.units;
+    IF current_setting('shop.fold_sales_later', true) = 'on' THEN
+        INSERT INTO lines_to_fold (supermarket_id, product_id, purchased_at, quantity, unit_price)
+        SELECT supermarket_id, product_id, purchased_at, quantity, unit_price FROM new_items;
+    ELSE
+        PERFORM count_lines(array_agg(supermarket_id), array_agg(product_id),
+                            array_agg(purchased_at), array_agg(quantity), array_agg(unit_price))
+        FROM new_items;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -551,6 +594,54 @@ BEGIN
     GROUP BY supermarket_id, bucket ORDER BY supermarket_id, bucket
     ON CONFLICT (supermarket_id, purchase_count, shard)
         DO UPDATE SET customers = h.customers + excluded.customers;
+END
+$$;
+
+CREATE FUNCTION public.fold_queue() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    stores text[]; buyers uuid[]; moments timestamptz[]; totals numeric[];
+    products integer[]; quantities integer[]; prices numeric[];
+    sales integer;
+BEGIN
+    WITH taken AS (DELETE FROM sales_to_fold RETURNING *)
+    SELECT array_agg(supermarket_id), array_agg(customer_id), array_agg(purchased_at),
+           array_agg(total_amount), count(*)
+    INTO stores, buyers, moments, totals, sales
+    FROM taken;
+    IF sales > 0 THEN
+        PERFORM count_customers(stores, buyers, moments);
+        PERFORM count_sales_days(stores, buyers, moments, totals);
+    END IF;
+    WITH taken AS (DELETE FROM lines_to_fold RETURNING *)
+    SELECT array_agg(supermarket_id), array_agg(product_id), array_agg(purchased_at),
+           array_agg(quantity), array_agg(unit_price)
+    INTO stores, products, moments, quantities, prices
+    FROM taken;
+    IF stores IS NOT NULL THEN
+        PERFORM count_lines(stores, products, moments, quantities, prices);
+    END IF;
+    RETURN sales;
+END
+$$;
+
+CREATE FUNCTION public.fold_waiting_sales(lock_key bigint, wait boolean) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    counted_through timestamptz;
+BEGIN
+    IF wait THEN
+        PERFORM pg_advisory_xact_lock(lock_key);
+        PERFORM set_config('synchronous_commit', 'remote_apply', true);
+    ELSIF NOT pg_try_advisory_xact_lock(lock_key) THEN
+        RETURN NULL;
+    END IF;
+    counted_through := clock_timestamp();
+    PERFORM fold_queue();
+    RETURN counted_through;
 END
 $$;
 
@@ -781,7 +872,8 @@ CREATE FUNCTION public.rebuild_store_days(store text) RETURNS void
 DECLARE
     zone text := (SELECT time_zone FROM supermarkets WHERE id = store);
 BEGIN
-    LOCK TABLE purchases, purchase_items IN SHARE MODE;
+    LOCK TABLE purchases, purchase_items, sales_to_fold, lines_to_fold IN SHARE MODE;
+    PERFORM fold_queue();
     UPDATE rollup_generation SET generation = generation + 1;
     DELETE FROM daily_customers WHERE supermarket_id = store;
     DELETE FROM daily_product_sales WHERE supermarket_id = store;
@@ -1149,6 +1241,15 @@ CREATE TABLE public.import_visits (
     last_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lines_to_fold (
+    supermarket_id text NOT NULL,
+    product_id integer NOT NULL,
+    purchased_at timestamp with time zone NOT NULL,
+    quantity integer NOT NULL,
+    unit_price numeric(10,2) NOT NULL
+)
+WITH (autovacuum_vacuum_scale_factor='0', autovacuum_vacuum_threshold='5000');
+
 CREATE TABLE public.loyalty_cards (
     card_hash bytea NOT NULL,
     customer_id uuid NOT NULL,
@@ -1314,6 +1415,14 @@ CREATE TABLE public.rollup_generation (
     generation bigint NOT NULL,
     CONSTRAINT rollup_generation_only_row_check CHECK (only_row)
 );
+
+CREATE TABLE public.sales_to_fold (
+    supermarket_id text NOT NULL,
+    customer_id uuid NOT NULL,
+    purchased_at timestamp with time zone NOT NULL,
+    total_amount numeric(12,2) NOT NULL
+)
+WITH (autovacuum_vacuum_scale_factor='0', autovacuum_vacuum_threshold='5000');
 
 CREATE TABLE public.schema_migrations (
     version text NOT NULL,
@@ -1680,9 +1789,15 @@ GRANT ALL ON FUNCTION public.closing_answer(c public.till_closings) TO supermark
 
 REVOKE ALL ON FUNCTION public.closing_canonical(c public.till_closings) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.count_customers(stores text[], buyers uuid[], moments timestamp with time zone[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.count_lines(stores text[], products integer[], moments timestamp with time zone[], quantities integer[], prices numeric[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.count_purchases() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_refunds() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.count_sales_days(stores text[], buyers uuid[], moments timestamp with time zone[], totals numeric[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.count_units_returned() FROM PUBLIC;
 
@@ -1704,6 +1819,12 @@ REVOKE ALL ON FUNCTION public.end_upload(till text, claimant uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.end_upload(till text, claimant uuid) TO supermarket_cash_register;
 
 REVOKE ALL ON FUNCTION public.fold_customer_visits(visit_stores text[], visit_customers uuid[], visit_purchases integer[], visit_firsts timestamp with time zone[], visit_lasts timestamp with time zone[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.fold_queue() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.fold_waiting_sales(lock_key bigint, wait boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.fold_waiting_sales(lock_key bigint, wait boolean) TO supermarket_cash_register;
+GRANT ALL ON FUNCTION public.fold_waiting_sales(lock_key bigint, wait boolean) TO supermarket_analytics;
 
 REVOKE ALL ON FUNCTION public.input_is_valid(value text, type_name text) FROM PUBLIC;
 

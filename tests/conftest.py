@@ -46,7 +46,7 @@ SHOP_TABLES = (
     "daily_product_sales, idempotency_keys, offline_sales, import_visits, loyalty_cards, "
     "customer_numbers, refund_lines, refunds, refunded_lines, daily_refunds, "
     "daily_product_returns, product_returns, uploads_in_progress, till_entries, till_ledgers, "
-    "till_closings, products, supermarkets"
+    "till_closings, sales_to_fold, lines_to_fold, products, supermarkets"
 )
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 import asyncpg
 import httpx
 
+from tests.rollups import counted
 from tests.rows import pairs
 
 PRODUCTS = ["milk", "bread", "eggs", "cheese"]
@@ -33,6 +34,7 @@ async def test_100_concurrent_purchases_leave_exact_counts(
     assert len({response.json()["purchase_id"] for response in responses}) == 100
 
     units = Counter(name for basket in baskets for name in basket["items"])
+    await counted(catalog)
     stored_units = pairs(
         await catalog.fetch(
             "SELECT p.name, sum(s.units_sold)::int FROM product_sales s "

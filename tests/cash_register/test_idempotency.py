@@ -14,6 +14,7 @@ import pytest
 from cash_register.key_expiry import expire_keys
 from tests.conftest import PostgresUnderTest
 from tests.keys import ChainKeys, TillAuth
+from tests.rollups import counted
 from tests.servers import start, stop, wait_healthy
 
 SALE = {"supermarket_id": "SMKT001", "items": ["milk", "eggs", "milk"]}
@@ -38,6 +39,7 @@ async def test_a_retry_gets_the_original_receipt_and_stores_nothing(
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
     assert await stored(catalog) == 1
+    await counted(catalog)
     assert await catalog.fetchval("SELECT sum(purchase_count) FROM customers") == 1
     assert await catalog.fetchval("SELECT sum(units_sold) FROM product_sales") == 3
 

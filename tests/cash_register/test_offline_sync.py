@@ -10,6 +10,7 @@ import httpx
 
 from cash_register.key_expiry import expire_keys
 from tests.conftest import PostgresUnderTest
+from tests.rollups import counted
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -79,6 +80,7 @@ async def test_a_retried_upload_stores_nothing_twice(
     created = [o["purchase_id"] for o in first["outcomes"] if o["status"] == "created"]
     assert [o["purchase_id"] for o in again["outcomes"] if o["status"] == "duplicate"] == created
     assert await catalog.fetchval("SELECT count(*) FROM purchases") == 3
+    await counted(catalog)
     assert await catalog.fetchval("SELECT sum(purchase_count) FROM customers") == 3
 
 

@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import SeedFacts
+from tests.rollups import counted
 from tests.rows import one
 
 
@@ -35,6 +36,7 @@ async def test_new_customer_gets_a_fresh_id_and_a_receipt(
     )
     assert stored["customer_id"] == customer
     assert stored["total_amount"] == expected_total
+    await counted(catalog)
     assert (
         await catalog.fetchval("SELECT purchase_count FROM customers WHERE id = $1", customer) == 1
     )
@@ -86,6 +88,7 @@ async def test_known_customer_is_counted_again_not_duplicated(
         )
         assert response.status_code == 201
         assert response.json()["user_id"] == customer
+    await counted(catalog)
     assert await catalog.fetchval("SELECT count(*) FROM customers") == 1
     assert (
         await catalog.fetchval(
@@ -103,6 +106,7 @@ async def test_unseen_user_id_creates_that_customer(
         "/purchase", json={"supermarket_id": "SMKT003", "user_id": str(customer), "items": ["eggs"]}
     )
     assert response.status_code == 201
+    await counted(catalog)
     assert await catalog.fetchval("SELECT count(*) FROM customers WHERE id = $1", customer) == 1
 
 

@@ -25,8 +25,7 @@ import asyncpg
 from bench.environment import ROOT, WORK_DIR
 from cash_register.queries import RECORD_PURCHASES
 from cash_register.settings import CashRegisterSettings
-from db.locks import AdvisoryLock
-from db.sales_fold import FOLD_SALES_LATER, FOLD_WAITING_SALES
+from db.sales_fold import FOLD_SALES_LATER, fold_waiting_sales
 from devtools.embedded_postgres import program
 
 PGBENCH_CLIENTS = 16
@@ -149,7 +148,7 @@ def statement_rate(database_url: str, seconds: int, script: Path, **options: str
 async def _fold(database_url: str, options: dict[str, str]) -> None:
     connection = await asyncpg.connect(database_url, server_settings=options)
     try:
-        await connection.fetchval(FOLD_WAITING_SALES, AdvisoryLock.SALES_FOLD, True)
+        await fold_waiting_sales(connection, wait=True)
     finally:
         await connection.close()
 
@@ -164,7 +163,7 @@ def folding(database_url: str, options: dict[str, str]) -> Iterator[None]:
         connection = await asyncpg.connect(database_url, server_settings=options)
         try:
             while not stop.is_set():
-                await connection.fetchval(FOLD_WAITING_SALES, AdvisoryLock.SALES_FOLD, False)
+                await fold_waiting_sales(connection, wait=False)
                 await asyncio.sleep(every)
         finally:
             await connection.close()

@@ -28,7 +28,9 @@ FOLD_SALES_LATER = {"shop.fold_sales_later": "on"}
 FOLD_WAITING_SALES = "SELECT fold_waiting_sales($1, $2)"
 
 
-async def fold_waiting_sales(pool: asyncpg.Pool, wait: bool) -> datetime | None:
+async def fold_waiting_sales(
+    pool: asyncpg.Pool | asyncpg.Connection, wait: bool
+) -> datetime | None:
     """Count the queued sales. With `wait`, after any fold in progress; answers the instant
     every sale committed before it is counted by (None: another fold was running and `wait`
     was not asked)."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from db.locks import AdvisoryLock
-from db.sales_fold import FOLD_WAITING_SALES
+from db.sales_fold import fold_waiting_sales
 
 
 async def counted(connection: asyncpg.Connection | asyncpg.Pool) -> None:
     """Fold every waiting sale, after any fold in progress."""
-    await connection.fetchval(FOLD_WAITING_SALES, AdvisoryLock.SALES_FOLD, True)
+    await fold_waiting_sales(connection, wait=True)
 
 
 # Each rollup as it is stored, and the same figures recounted from the stored sales with

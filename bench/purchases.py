@@ -253,11 +253,13 @@ its lines, one daily counter).
 |---:|---:|---:|---:|
 {turns}
 
-Where the statement's time goes: the same again with `pg_stat_statements.track = all`, each
-statement's execution time per sale. The nested statements of the sale (its queue rows, the
-ledger's function) are part of the first row's time; the fold's (`fold_waiting_sales` and the
-statements under it) run apart, in the folder's session, and their time per sale is what
-counting costs each sale. The share is of the first row's time.
+Where the statement's time goes: the same again with `pg_stat_statements.track = all` and
+`track_planning = on`, each statement's execution time per sale and, apart from it, its
+planning. The nested statements of the sale (its queue rows, the ledger's function) are part
+of the first row's execution time; the fold's (`fold_waiting_sales` and the statements under
+it) run apart, in the folder's session, and their time per sale is what counting costs each
+sale. The share is of the first row's execution time. A statement planned once per session
+shows about 0 plans per sale; one planned on every call shows 1 and its planning time.
 
 {profile_table(profiled)}
 

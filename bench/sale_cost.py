@@ -201,6 +201,8 @@ class ProfiledStatement:
     calls_per_sale: float
     microseconds_per_sale: float
     share: float  # of the top-level statement's time
+    plans_per_sale: float
+    planning_microseconds_per_sale: float  # apart from the execution time
 
 
 async def _prepare(database_url: str) -> None:
@@ -232,7 +234,8 @@ async def _profile(database_url: str) -> list[ProfiledStatement]:
         rows = await connection.fetch(
             """
             WITH s AS (
-                SELECT query, calls, total_exec_time, toplevel FROM pg_stat_statements
+                SELECT query, calls, total_exec_time, plans, total_plan_time, toplevel
+                FROM pg_stat_statements
                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
             ),
             sale AS (SELECT calls, total_exec_time FROM s
@@ -240,10 +243,12 @@ async def _profile(database_url: str) -> list[ProfiledStatement]:
             SELECT regexp_replace(s.query, '\\s+', ' ', 'g') AS statement,
                    s.calls::float8 / sale.calls AS calls_per_sale,
                    1000 * s.total_exec_time / sale.calls AS microseconds_per_sale,
-                   s.total_exec_time / sale.total_exec_time AS share
+                   s.total_exec_time / sale.total_exec_time AS share,
+                   s.plans::float8 / sale.calls AS plans_per_sale,
+                   1000 * s.total_plan_time / sale.calls AS planning_microseconds_per_sale
             FROM s, sale
             WHERE s.calls >= sale.calls / 2 OR s.query ILIKE '%fold%'
-            ORDER BY s.total_exec_time DESC
+            ORDER BY s.total_exec_time + s.total_plan_time DESC
             LIMIT $1
             """,
             PROFILED_STATEMENTS,
@@ -255,10 +260,12 @@ async def _profile(database_url: str) -> list[ProfiledStatement]:
 
 def profile(database_url: str, seconds: int) -> list[ProfiledStatement]:
     """The statement under pgbench with every nested statement tracked: each statement's time
-    per sale (nested ones are part of the top-level one's)."""
+    per sale (nested ones are part of the top-level one's), and its planning apart: a nested
+    statement planned afresh on every call spends that time outside its execution's."""
     asyncio.run(_reset_statistics(database_url))
     statement_rate(database_url, seconds, WORK_DIR / "purchase.pgbench",
-                   **{"pg_stat_statements.track": "all"})  # fmt: skip
+                   **{"pg_stat_statements.track": "all",
+                      "pg_stat_statements.track_planning": "on"})  # fmt: skip
     return asyncio.run(_profile(database_url))
 
 
@@ -273,10 +280,12 @@ async def _reset_statistics(database_url: str) -> None:
 def profile_table(statements: list[ProfiledStatement]) -> str:
     rows = "\n".join(
         f"| `{s.statement[:90].replace('|', '¦')}…` | {s.calls_per_sale:.1f} | "
-        f"{s.microseconds_per_sale:,.0f} | {100 * s.share:.0f}% |"
+        f"{s.microseconds_per_sale:,.0f} | {100 * s.share:.0f}% | {s.plans_per_sale:.2f} | "
+        f"{s.planning_microseconds_per_sale:,.0f} |"
         for s in statements
     )
     heading = (
-        "| statement (nested ones run inside the first) | calls per sale | µs per sale | share |"
+        "| statement (nested ones run inside the first) | calls per sale | µs per sale | share "
+        "| plans per sale | planning µs per sale |"
     )
-    return f"{heading}\n|---|---:|---:|---:|\n{rows}"
+    return f"{heading}\n|---|---:|---:|---:|---:|---:|\n{rows}"

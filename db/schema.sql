@@ -45,6 +45,7 @@ $$;
 CREATE FUNCTION public.append_to_chains(entries public.ledger_entry[]) RETURNS TABLE(purchase_id bigint, refund_id bigint, receipt_number bigint, entry_hash bytea)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     e record;

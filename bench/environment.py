@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ SERVER_SETTINGS = server_settings()
 
 
 WRK_THREADS = 2
+QUIET_WAIT_SECONDS = 180
 
 
 class TillKeysForWrk(TypedDict):
@@ -270,3 +272,20 @@ def machine() -> str:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def wait_for_quiet(database_url: str) -> float:
+    """Wait until no autovacuum worker runs (what a heavy run leaves behind), at most
+    QUIET_WAIT_SECONDS, so what is measured next does not share the cores with it; seconds."""
+    connection = await asyncpg.connect(database_url)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < QUIET_WAIT_SECONDS:
+            if not await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ):
+                break
+            await asyncio.sleep(1)
+    finally:
+        await connection.close()
+    return time.monotonic() - started

@@ -4,7 +4,6 @@ one sale costs the database, measured in one run."""
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -18,6 +17,7 @@ from bench.environment import (
     machine,
     now,
     serving,
+    wait_for_quiet,
     wrk,
 )
 from bench.goals import Goal, Section, verdicts
@@ -33,7 +33,6 @@ from bench.sale_cost import (
 
 BENCH_DIR = ROOT / "bench"
 PURCHASES = "purchases"
-QUIET_WAIT_SECONDS = 180
 
 
 async def _stored(database_url: str, acknowledged: list[int]) -> tuple[int, int]:
@@ -78,22 +77,6 @@ def paced(url: str, rate: int, seconds: int, keys: BenchKeys) -> dict[str, float
     return figures
 
 
-async def _wait_for_quiet(database_url: str) -> float:
-    """Wait until no autovacuum worker runs (what a saturated run leaves behind); seconds."""
-    connection = await asyncpg.connect(database_url)
-    started = time.monotonic()
-    try:
-        while time.monotonic() - started < QUIET_WAIT_SECONDS:
-            if not await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
-            ):
-                break
-            await asyncio.sleep(1)
-    finally:
-        await connection.close()
-    return time.monotonic() - started
-
-
 @dataclass
 class Round:
     """One round: saturated, then offered half that rate once the server is quiet."""
@@ -134,7 +117,7 @@ def run_purchase_benchmark(
                 print(f"POST /purchase run {run}, {connections} connections …", flush=True)
                 saturated, acknowledged_now = _saturated(url, seconds, connections, keys, run)
                 acknowledged += acknowledged_now
-                quiet = asyncio.run(_wait_for_quiet(database_url))
+                quiet = asyncio.run(wait_for_quiet(database_url))
                 half = round(saturated["rate"] / 2)
                 print(f"POST /purchase offered {half:,}/s, {seconds} s …", flush=True)
                 rounds.append(Round(saturated, quiet, paced(url, half, seconds, keys)))
@@ -241,9 +224,9 @@ def _report(
 ### What one sale costs the database
 
 pgbench, {PGBENCH_CLIENTS} clients, one sale per transaction, {seconds} s each, in turns on the
-same server after the HTTP runs: the cash register's own statement
-(`bench/.work/purchase.pgbench`, made from `cash_register/queries.py`: the sale, its lines,
-its rows queued for the rollups and the till's ledger), run as a cash register runs it, with
+same server after the HTTP runs, each once no autovacuum worker runs: the cash register's own
+statement (`bench/.work/purchase.pgbench`, made from `cash_register/queries.py`: the sale, its
+lines, its rows queued for the rollups and the till's ledger), run as a cash register runs it, with
 a folder counting the queue into every rollup every 0.25 s on the same server and the fold of
 what is left when pgbench ends counted in the time; against the plain insert of the same sale
 (`bench/.work/plain_sale.pgbench`, `bench/sale_cost.py`: a customer upserted, the purchase,

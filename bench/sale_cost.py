@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.environment import ROOT, WORK_DIR
+from bench.environment import ROOT, WORK_DIR, wait_for_quiet
 from cash_register.queries import RECORD_PURCHASES
 from cash_register.settings import CashRegisterSettings
 from db.sales_fold import FOLD_SALES_LATER, fold_waiting_sales
@@ -215,17 +215,21 @@ async def _prepare(database_url: str) -> None:
 
 
 def cost_pairs(database_url: str, seconds: int) -> list[CostPair]:
-    """PAIRS turns of the statement then the plain insert, each `seconds` long."""
+    """PAIRS turns of the statement then the plain insert, each `seconds` long, each once no
+    autovacuum worker runs: what the runs before left to vacuum would otherwise fall on one
+    side of a pair and not the other."""
     asyncio.run(_prepare(database_url))
     statement = _written("purchase.pgbench", pgbench_script())
     plain = _written("plain_sale.pgbench", plain_script())
-    return [
-        CostPair(
-            statement_rate(database_url, seconds, statement),
-            pgbench_with(database_url, seconds, plain, PGBENCH_CLIENTS),
+    pairs = []
+    for _ in range(PAIRS):
+        asyncio.run(wait_for_quiet(database_url))
+        statement_turn = statement_rate(database_url, seconds, statement)
+        asyncio.run(wait_for_quiet(database_url))
+        pairs.append(
+            CostPair(statement_turn, pgbench_with(database_url, seconds, plain, PGBENCH_CLIENTS))
         )
-        for _ in range(PAIRS)
-    ]
+    return pairs
 
 
 async def _profile(database_url: str) -> list[ProfiledStatement]:

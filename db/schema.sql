@@ -3,6 +3,8 @@
 -- The monthly partitions of purchases and purchase_items are left out: they are made
 -- relative to today, by the migrations and the services.
 
+CREATE SCHEMA import_work;
+
 CREATE TYPE public.arriving_line AS (
 	product_id integer,
 	quantity integer

@@ -57,7 +57,8 @@ def _print_report(report: LoadReport) -> None:
 
 async def run(data_dir: Path, seed_only: bool = False) -> LoadReport | None:
     """Migrate and load; the loader's whole job. None: seeding only, and already seeded."""
-    connection = await connect(database_settings())
+    settings = database_settings()
+    connection = await connect(settings)
     try:
         applied = await apply_migrations(connection)
         if applied:
@@ -68,7 +69,9 @@ async def run(data_dir: Path, seed_only: bool = False) -> LoadReport | None:
             print(f"set the passwords of the roles of: {', '.join(passwords)}")
         if seed_only and await connection.fetchval(HOLDS_A_CHAIN):
             return None
-        return await load_chain_data(connection, data_dir)
+        return await load_chain_data(
+            connection, data_dir, open_connection=lambda: connect(settings)
+        )
     finally:
         await connection.close()
 

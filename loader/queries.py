@@ -30,13 +30,13 @@ SELECT set_config('shop.aggregate_shard', $1, true),
 # purchases to these few thousand baskets and unnests their lines, instead of joining every
 # basket's lines again for each chunk.
 BASKET_PRODUCTS = """
-CREATE TEMP TABLE basket_product AS
+CREATE UNLOGGED TABLE import_work.basket_product WITH (autovacuum_enabled = off) AS
 SELECT b.basket_no, array_agg(c.id) AS product_ids, array_agg(l.quantity) AS quantities,
        array_agg(c.unit_price) AS unit_prices
 FROM basket b JOIN basket_line l USING (items_list) JOIN products c ON c.name = l.product_name
 GROUP BY b.basket_no;
-ALTER TABLE basket_product ADD PRIMARY KEY (basket_no);
-ANALYZE basket_product;
+ALTER TABLE import_work.basket_product ADD PRIMARY KEY (basket_no);
+ANALYZE import_work.basket_product;
 """
 
 # The visits waiting in import_visits that are not folded yet, one row per (store, customer),
@@ -84,8 +84,10 @@ DROP TABLE fold_visit;
 
 
 # `line` is the line in the file: the header is line 1, so numbering starts at 2. The tables
-# live for the loader's session, across the checking and storing transactions.
+# live for the loader's session, across the checking and storing transactions; the work
+# tables a killed import left in import_work go first.
 CREATE_STAGING = """
+DROP TABLE IF EXISTS import_work.load_purchase, import_work.basket_product;
 CREATE TEMP TABLE staged_supermarket (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2), id text, time_zone text
 );
@@ -99,7 +101,7 @@ CREATE TEMP TABLE staged_purchase (
 """
 DROP_STAGING = """
 DROP TABLE IF EXISTS staged_supermarket, staged_product, staged_purchase, basket_line, basket,
-    load_purchase, basket_product, fold_visit
+    import_work.load_purchase, import_work.basket_product, fold_visit
 """
 
 # Purchases may name stores and products that the database has already, besides the files'.
@@ -138,12 +140,22 @@ LEFT JOIN ({KNOWN_PRODUCTS}) k
     ON k.name = l.product_name
 GROUP BY l.items_list
 """
-ANALYZE_BASKETS = "ANALYZE basket_line; ANALYZE basket"
+# What the keying's joins are planned by: without it a three-row store list is guessed at a
+# thousand rows and a million purchases are sorted to merge with it.
+ANALYZE_FOR_KEYING = (
+    "ANALYZE basket_line; ANALYZE basket; ANALYZE staged_supermarket; ANALYZE staged_product"
+)
 
 MONEY = r"'^\d{1,10}(\.\d{1,2})?$'"
 TIMESTAMP = r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'"
-# A time that says its offset (Z, +02, -05:00): else it is the store's local time.
+# A time that says its offset (Z, +02, -05:00): else it is the store's local time. Matched
+# against the last six characters, the longest offset: a regular expression costs by the
+# length of the text it reads.
 WITH_OFFSET = r"'(Z|[+-]\d{2}(:?\d{2})?)$'"
+# The one-pass check's cheaper test of TIMESTAMP: the shape by LIKE, the digits by the cast
+# that must succeed too (a value that does not cast sends the load to the detailed report).
+TIMESTAMP_SHAPE = """
+(s."timestamp" LIKE '____-__-__T__:__%' OR s."timestamp" LIKE '____-__-__ __:__%')"""
 
 # Problems of the two small files, as (file, line, reason): checked before anything else.
 # $1: how many to report at most; $2: the pattern of a store id.
@@ -255,7 +267,7 @@ WHERE p.unit_price IS DISTINCT FROM excluded.unit_price
 # its store moved to another zone and a time without an offset means another instant. Each
 # row gets its chunk, in time order ($1 purchases a chunk): the unit the import commits in.
 KEY_PURCHASES = rf"""
-CREATE TEMP TABLE load_purchase AS
+CREATE UNLOGGED TABLE import_work.load_purchase WITH (autovacuum_enabled = off) AS
 SELECT line, supermarket_id, purchased_at, written_at, customer_id, total_amount, items_list,
        basket_no,
        md5(concat_ws('|', supermarket_id, written_at, customer_id, items, total_amount))::uuid
@@ -264,13 +276,13 @@ SELECT line, supermarket_id, purchased_at, written_at, customer_id, total_amount
        ((row_number() OVER (ORDER BY purchased_at, line) - 1) / $1)::int AS chunk
 FROM (
     SELECT s.line, s.supermarket_id,
-           CASE WHEN s."timestamp" ~ {WITH_OFFSET} THEN s."timestamp"::timestamptz
+           CASE WHEN right(s."timestamp", 6) ~ {WITH_OFFSET} THEN s."timestamp"::timestamptz
                 ELSE s."timestamp"::timestamp AT TIME ZONE coalesce(k.time_zone, 'UTC')
            END AS purchased_at,
            s."timestamp"::timestamptz AS written_at,  -- the session's zone is UTC
            s.user_id::uuid AS customer_id, s.total_amount::numeric(12, 2) AS total_amount,
            s.items_list, b.basket_no, b.items,
-           coalesce(s."timestamp" ~ {TIMESTAMP} AND s.user_id IS NOT NULL
+           coalesce({TIMESTAMP_SHAPE} AND s.user_id IS NOT NULL
                     AND s.total_amount ~ {MONEY} AND b.checked AND k.id IS NOT NULL,
                     false) AS checked
     FROM staged_purchase s
@@ -280,15 +292,20 @@ FROM (
     OFFSET 0  -- each value is cast once, not again inside the key
 ) p
 """
-INDEX_PURCHASES = "CREATE INDEX ON load_purchase (chunk); ANALYZE load_purchase"
-REFUSED_ROWS = "SELECT line FROM load_purchase WHERE NOT checked ORDER BY line LIMIT $1"
+INDEX_PURCHASES = """
+CREATE INDEX ON import_work.load_purchase (chunk);
+ANALYZE import_work.load_purchase
+"""
+REFUSED_ROWS = """
+SELECT line FROM import_work.load_purchase WHERE NOT checked ORDER BY line LIMIT $1
+"""
 
 # Rows that repeat an earlier row of the file exactly: one purchase exported twice.
 REPEATED_ROWS = """
 SELECT min(line) AS first_line, array_agg(line ORDER BY line) AS lines
-FROM load_purchase GROUP BY import_key HAVING count(*) > 1
+FROM import_work.load_purchase GROUP BY import_key HAVING count(*) > 1
 """
-DROP_REPEATS = "DELETE FROM load_purchase WHERE line = ANY($1::bigint[])"
+DROP_REPEATS = "DELETE FROM import_work.load_purchase WHERE line = ANY($1::bigint[])"
 
 # Rows whose recorded total differs from today's catalog: kept as recorded, reported. Each
 # basket is priced once.
@@ -305,7 +322,7 @@ basket_total AS (
     GROUP BY l.items_list
 )
 SELECT p.line, p.total_amount, b.catalog_total
-FROM load_purchase p JOIN basket_total b USING (items_list)
+FROM import_work.load_purchase p JOIN basket_total b USING (items_list)
 WHERE b.catalog_total <> p.total_amount
 ORDER BY p.line
 LIMIT $1
@@ -314,24 +331,47 @@ LIMIT $1
 PURCHASE_SPAN = """
 SELECT min(purchased_at)::date AS first, max(purchased_at)::date AS last,
        coalesce(max(chunk), -1) + 1 AS chunks
-FROM load_purchase
+FROM import_work.load_purchase
 """
 
-# Stores the purchases of chunk $1 not stored by an earlier load, with their lines priced from
-# the catalog; the triggers fold the aggregates and rollups. Returns how many were new. A row
-# stored before its store changed zone has the same key at another instant, within a day of
-# the time as written (zones are UTC-12 to UTC+14): looked up there, in one or two months.
+# Rows an earlier load stored already (or this one's, interrupted), looked up once for the
+# whole file before the first chunk, and dropped. A row stored before its store changed zone
+# has the same key at another instant, within 15 hours of the time as written (zones are
+# UTC-12 to UTC+14): looked up there. $1 and $2 bound the months to look in.
+WRITTEN_SPAN = """
+SELECT min(written_at) - interval '15 hours' AS first, max(written_at) + interval '15 hours' AS last
+FROM import_work.load_purchase
+"""
+DROP_ALREADY_STORED = """
+DELETE FROM import_work.load_purchase l
+WHERE EXISTS (
+    SELECT 1 FROM purchases p
+    WHERE p.import_key = l.import_key
+      AND p.purchased_at BETWEEN $1 AND $2
+      AND p.purchased_at BETWEEN l.written_at - interval '15 hours'
+                             AND l.written_at + interval '15 hours')
+"""
+
+# The file's customers without a number get theirs in one sorted statement before the chunks:
+# the chunks' own numbering then finds every one, and connections storing chunks at once never
+# wait for each other's new customers.
+NUMBER_CUSTOMERS = """
+INSERT INTO customer_numbers (customer_id)
+SELECT DISTINCT l.customer_id FROM import_work.load_purchase l
+WHERE NOT EXISTS (SELECT 1 FROM customer_numbers c WHERE c.customer_id = l.customer_id)
+ORDER BY 1
+ON CONFLICT DO NOTHING
+"""
+
+# Stores the purchases of chunk $1, with their lines priced from the catalog; the triggers
+# fold the aggregates and rollups. Returns how many it stored. The loader's lock keeps every
+# other load out, so none can be stored twice; the unique import key would skip it anyway.
 STORE_NEW_PURCHASES = """
 WITH chunk AS MATERIALIZED (
     SELECT l.purchased_at, l.supermarket_id, l.customer_id, l.total_amount, l.import_key,
            l.basket_no
-    FROM load_purchase l
+    FROM import_work.load_purchase l
     WHERE l.chunk = $1
-      AND NOT EXISTS (
-          SELECT 1 FROM purchases p
-          WHERE p.import_key = l.import_key
-            AND p.purchased_at BETWEEN l.written_at - interval '15 hours'
-                                   AND l.written_at + interval '15 hours')
 ),
 purchase AS (
     INSERT INTO purchases (purchased_at, supermarket_id, customer_id, total_amount, import_key)
@@ -347,7 +387,7 @@ item AS (
     SELECT p.id, p.purchased_at, p.supermarket_id, l.product_id, l.quantity, l.unit_price
     FROM purchase p
     JOIN chunk k USING (import_key)
-    JOIN basket_product b USING (basket_no)
+    JOIN import_work.basket_product b USING (basket_no)
     CROSS JOIN LATERAL unnest(b.product_ids, b.quantities, b.unit_prices)
         AS l(product_id, quantity, unit_price)
     ORDER BY p.purchased_at, p.id  -- each month's lines together, in the order of their keys

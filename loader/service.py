@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +31,16 @@ from loader.progress import StoringProgress, still_running
 from loader.settings import LoaderSettings, loader_settings
 from shop.rules import MAX_ITEMS_PER_PURCHASE, STORE_ID_PATTERN
 
-# The aggregate shard the import writes: tills' sessions use 0..15 (db/migrations/005).
+# The first aggregate shard the import writes, one per storing connection: tills' sessions use
+# 0..15 (db/migrations/005).
 IMPORT_SHARD = 16
 ONE_CHUNK = 2**31 - 1
 # Customers folded per transaction at the end of an import: their rows are held that long.
 FOLD_SLICE_CUSTOMERS = 10_000
 MAX_PROBLEMS = 10_000
 MAX_WARNINGS = 10_000
+
+OpenConnection = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 @asynccontextmanager
@@ -90,9 +93,13 @@ class LoadReport:
 
 
 async def load_chain_data(
-    connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings | None = None
+    connection: asyncpg.Connection,
+    data_dir: Path,
+    settings: LoaderSettings | None = None,
+    open_connection: OpenConnection | None = None,
 ) -> LoadReport:
-    """Load the three CSV files of `data_dir`; re-running it stores nothing twice."""
+    """Load the three CSV files of `data_dir`; re-running it stores nothing twice. With
+    `open_connection`, up to LOADER_WORKERS connections store the chunks at once."""
     settings = settings or loader_settings()
     started = time.perf_counter()
     problems = [
@@ -106,7 +113,7 @@ async def load_chain_data(
     try:
         async with connection.transaction():
             report = await _check(connection, data_dir, settings)
-        await _store(connection, report, settings)
+        await _store(connection, report, settings, open_connection)
     finally:
         await connection.execute(queries.DROP_STAGING)
         await connection.execute(queries.UNLOCK_LOADER, AdvisoryLock.LOADER)
@@ -128,13 +135,13 @@ async def _check(
     async with _phase("splitting baskets"):
         await connection.execute(queries.BASKET_LINES)
         await connection.execute(queries.BASKETS, MAX_ITEMS_PER_PURCHASE)
-        await connection.execute(queries.ANALYZE_BASKETS)
+        await connection.execute(queries.ANALYZE_FOR_KEYING)
     async with _phase("checking and keying purchases"):
         await _key_purchases(connection, settings.loader_chunk_purchases or ONE_CHUNK)
     report = LoadReport(
         supermarkets=await connection.fetchval("SELECT count(*) FROM staged_supermarket"),
         products=await connection.fetchval("SELECT count(*) FROM staged_product"),
-        purchases_read=await connection.fetchval("SELECT count(*) FROM load_purchase"),
+        purchases_read=await connection.fetchval("SELECT count(*) FROM import_work.load_purchase"),
     )
     async with _phase("finding repeated rows"):
         report.warnings += await _drop_repeats(connection)
@@ -212,32 +219,81 @@ async def _totals_off_catalog(connection: asyncpg.Connection) -> list[RowProblem
 
 
 async def _store(
-    connection: asyncpg.Connection, report: LoadReport, settings: LoaderSettings
+    connection: asyncpg.Connection,
+    report: LoadReport,
+    settings: LoaderSettings,
+    open_connection: OpenConnection | None,
 ) -> None:
-    """Commit the catalog and the months, then the purchases chunk by chunk, then fold the
-    customers' visits the chunks left waiting."""
+    """Commit the catalog, the months and the customers' numbers, then the purchases chunk by
+    chunk, then fold the customers' visits the chunks left waiting."""
+    written = one_row(await connection.fetchrow(queries.WRITTEN_SPAN))
+    await connection.execute(queries.DROP_ALREADY_STORED, written["first"], written["last"])
     span = one_row(await connection.fetchrow(queries.PURCHASE_SPAN))
     async with connection.transaction():
         await connection.execute(queries.ADD_SUPERMARKETS)
         await connection.execute(queries.UPSERT_PRODUCTS)
         if span["chunks"]:
             await create_months(connection, span["first"], span["last"])
+    await connection.execute(queries.NUMBER_CUSTOMERS)
     await connection.execute(queries.BASKET_PRODUCTS)
     await _fold_waiting_visits(connection)  # what an interrupted import left, before its own
     report.chunks = span["chunks"]
-    # One transaction for the whole file folds customers in it, as tills do; chunks defer.
+    async with _phase("storing purchases, lines, aggregates and rollups"):
+        workers = min(settings.loader_workers, report.chunks) if open_connection else 1
+        async with _workers(connection, open_connection, workers) as connections:
+            await _store_chunks(connections, report, settings)
+    async with _phase("folding customers' visits"):
+        await _fold_waiting_visits(connection)
+
+
+@asynccontextmanager
+async def _workers(
+    connection: asyncpg.Connection, open_connection: OpenConnection | None, workers: int
+) -> AsyncIterator[list[asyncpg.Connection]]:
+    """The loader's connection and `workers - 1` more, closed again at the end."""
+    async with AsyncExitStack() as opened:
+        connections = [connection]
+        for _ in range(workers - 1):
+            assert open_connection is not None
+            extra = await open_connection()
+            opened.push_async_callback(extra.close)
+            connections.append(extra)
+        yield connections
+
+
+async def _store_chunks(
+    connections: list[asyncpg.Connection], report: LoadReport, settings: LoaderSettings
+) -> None:
+    """Each connection takes the next chunk until none is left, in a shard of its own, so two
+    never wait for each other's counters. One transaction for the whole file folds the
+    customers in it, as tills do; chunks defer them to the fold at the end."""
     defer = "on" if settings.loader_chunk_purchases else "off"
     progress = StoringProgress(report.purchases_read)
-    async with _phase("storing purchases, lines, aggregates and rollups"):
-        for chunk in range(report.chunks):
+    chunks = iter(range(report.chunks))
+    done = 0
+
+    async def store(connection: asyncpg.Connection, shard: int) -> None:
+        nonlocal done
+        for chunk in chunks:
             async with connection.transaction():
-                await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), defer)
+                await connection.execute(queries.STORING_SESSION, str(shard), defer)
                 stored = one_row(await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk))
             report.purchases_stored += stored["purchases"]
             report.lines_stored += stored["lines"]
-            progress.advance(chunk + 1, report.chunks)
-    async with _phase("folding customers' visits"):
-        await _fold_waiting_visits(connection)
+            done += 1
+            progress.advance(done, report.chunks)
+
+    tasks = [
+        asyncio.create_task(store(connection, IMPORT_SHARD + n))
+        for n, connection in enumerate(connections)
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:  # one failed: the others stop, their chunks rolled back
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def _fold_waiting_visits(connection: asyncpg.Connection) -> None:

@@ -17,7 +17,9 @@ import pytest
 
 from loader.generate import generate
 from loader.service import load_chain_data
+from loader.settings import LoaderSettings
 from tests.analytics.test_seed_answers import competition_ranking
+from tests.conftest import PostgresUnderTest
 
 TODAY = datetime.now(UTC).date()
 WINDOW = (TODAY - timedelta(days=29), TODAY)
@@ -78,12 +80,27 @@ def read_ledger(folder: Path) -> Ledger:
 
 
 @pytest.fixture
-async def ledger(db: asyncpg.Connection, generated: Path) -> Ledger:
-    await load_chain_data(db, generated)
+async def ledger(db: asyncpg.Connection, generated: Path, postgres: PostgresUnderTest) -> Ledger:
+    """The generated file loaded as a large import is: many chunks, two connections storing
+    them at once, each in a shard of its own."""
+    await load_chain_data(
+        db,
+        generated,
+        LoaderSettings(loader_chunk_purchases=300, loader_workers=2),
+        open_connection=lambda: asyncpg.connect(postgres.database_url),
+    )
     return read_ledger(generated)
 
 
 STORES = [None, "SMKT001", "SMKT003"]
+
+
+async def test_the_import_was_stored_by_two_connections(
+    ledger: Ledger, db: asyncpg.Connection
+) -> None:
+    """What the views below are checked on: chunks stored side by side, in two shards."""
+    shards = await db.fetchval("SELECT array_agg(DISTINCT shard) FROM product_sales")
+    assert sorted(shards) == [16, 17]
 
 
 @pytest.mark.parametrize("store", STORES)

@@ -1230,10 +1230,9 @@ CREATE TABLE public.idempotency_keys (
     till_id text NOT NULL
 );
 
-CREATE TABLE public.import_fold_progress (
-    only_row boolean DEFAULT true NOT NULL,
-    folded_through uuid,
-    CONSTRAINT import_fold_progress_only_row_check CHECK (only_row)
+CREATE TABLE public.import_folded_slices (
+    first_customer uuid NOT NULL,
+    last_customer uuid NOT NULL
 );
 
 CREATE TABLE public.import_visits (
@@ -1554,9 +1553,6 @@ ALTER TABLE ONLY public.daily_sales
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (till_id, key);
-
-ALTER TABLE ONLY public.import_fold_progress
-    ADD CONSTRAINT import_fold_progress_pkey PRIMARY KEY (only_row);
 
 ALTER TABLE ONLY public.loyalty_cards
     ADD CONSTRAINT loyalty_cards_customer_id_key UNIQUE (customer_id);

@@ -17,14 +17,12 @@ SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true),
        set_config('shop.chain_time_zone', $2, false)
 """
 
-# For each storing transaction: the aggregate shard that no till writes ($1), so a till never
-# waits for a row of the import's counters, nor the import for a till's; and whether the
-# customers' visits wait in import_visits for one fold at the end ($2: 'on') instead of
-# updating each customer once per chunk.
-STORING_SESSION = """
-SELECT set_config('shop.aggregate_shard', $1, true),
-       set_config('shop.defer_customer_fold', $2, true)
-"""
+# For each storing or folding transaction: the aggregate shard that no till writes ($1), so a
+# till never waits for a row of the import's counters, nor the import for a till's.
+SHARD_SESSION = "SELECT set_config('shop.aggregate_shard', $1, true)"
+# For each chunk: whether the customers' visits wait in import_visits for one fold at the end
+# ($1: 'on') instead of updating each customer once per chunk.
+DEFER_CUSTOMER_FOLD = "SELECT set_config('shop.defer_customer_fold', $1, true)"
 
 # Each basket's lines with today's catalog prices, one row per basket: a chunk joins its
 # purchases to these few thousand baskets and unnests their lines, instead of joining every
@@ -40,46 +38,47 @@ ANALYZE import_work.basket_product;
 """
 
 # The visits waiting in import_visits that are not folded yet, one row per (store, customer),
-# numbered in slices of $1 customers in key order.
+# numbered in slices of $1 customers in key order: each slice a range of customers no other
+# slice has one in. A table every connection of the import reads, so slices fold side by side.
 FOLD_QUEUE = """
-CREATE TEMP TABLE fold_visit AS
+CREATE UNLOGGED TABLE import_work.fold_visit WITH (autovacuum_enabled = off) AS
 SELECT supermarket_id, customer_id, sum(purchases)::int AS purchases,
        min(first_at) AS first_at, max(last_at) AS last_at,
        ((dense_rank() OVER (ORDER BY customer_id) - 1) / $1)::int AS slice
-FROM import_visits
-WHERE customer_id > ALL (SELECT folded_through FROM import_fold_progress
-                        WHERE folded_through IS NOT NULL)
+FROM import_visits v
+WHERE NOT EXISTS (SELECT 1 FROM import_folded_slices f
+                  WHERE v.customer_id BETWEEN f.first_customer AND f.last_customer)
 GROUP BY supermarket_id, customer_id
 """
 INDEX_FOLD_QUEUE = """
-CREATE INDEX ON fold_visit (slice);
-ANALYZE fold_visit;
+CREATE INDEX ON import_work.fold_visit (slice);
+ANALYZE import_work.fold_visit;
 """
-FOLD_SLICES = "SELECT coalesce(max(slice), -1) + 1 FROM fold_visit"
+FOLD_SLICES = "SELECT coalesce(max(slice), -1) + 1 FROM import_work.fold_visit"
 
-# Folds slice $1 into the customers' rows and histograms and moves the watermark past it, in
-# one statement: a slice is folded exactly once.
+# Folds slice $1 into the customers' rows and histograms and records its range of customers as
+# folded, in one statement: a slice is folded exactly once.
 FOLD_SLICE = """
 WITH visit AS MATERIALIZED (
     SELECT supermarket_id, customer_id, purchases, first_at, last_at
-    FROM fold_visit WHERE slice = $1
+    FROM import_work.fold_visit WHERE slice = $1
 ),
-progress AS (
-    UPDATE import_fold_progress
-    SET folded_through = (SELECT customer_id FROM visit ORDER BY customer_id DESC LIMIT 1)
-    RETURNING folded_through
+folded AS (
+    INSERT INTO import_folded_slices (first_customer, last_customer)
+    VALUES ((SELECT customer_id FROM visit ORDER BY customer_id LIMIT 1),
+            (SELECT customer_id FROM visit ORDER BY customer_id DESC LIMIT 1))
+    RETURNING 1
 )
 SELECT fold_customer_visits(array_agg(supermarket_id), array_agg(customer_id),
                             array_agg(purchases), array_agg(first_at), array_agg(last_at)),
-       (SELECT count(*) FROM progress)
+       (SELECT count(*) FROM folded)
 FROM visit
 """
 
-# Every waiting visit folded: empty the queue and reset the watermark, together.
+# Every waiting visit folded: empty the queue and the record of folded slices, together.
 FOLD_DONE = """
-TRUNCATE import_visits;
-UPDATE import_fold_progress SET folded_through = NULL;
-DROP TABLE fold_visit;
+TRUNCATE import_visits, import_folded_slices;
+DROP TABLE import_work.fold_visit;
 """
 
 
@@ -87,7 +86,8 @@ DROP TABLE fold_visit;
 # live for the loader's session, across the checking and storing transactions; the work
 # tables a killed import left in import_work go first.
 CREATE_STAGING = """
-DROP TABLE IF EXISTS import_work.load_purchase, import_work.basket_product;
+DROP TABLE IF EXISTS import_work.load_purchase, import_work.basket_product,
+    import_work.fold_visit;
 CREATE TEMP TABLE staged_supermarket (
     line bigint GENERATED ALWAYS AS IDENTITY (START 2), id text, time_zone text
 );
@@ -101,7 +101,7 @@ CREATE TEMP TABLE staged_purchase (
 """
 DROP_STAGING = """
 DROP TABLE IF EXISTS staged_supermarket, staged_product, staged_purchase, basket_line, basket,
-    import_work.load_purchase, import_work.basket_product, fold_visit
+    import_work.load_purchase, import_work.basket_product, import_work.fold_visit
 """
 
 # Purchases may name stores and products that the database has already, besides the files'.

@@ -236,14 +236,14 @@ async def _store(
             await create_months(connection, span["first"], span["last"])
     await connection.execute(queries.NUMBER_CUSTOMERS)
     await connection.execute(queries.BASKET_PRODUCTS)
-    await _fold_waiting_visits(connection)  # what an interrupted import left, before its own
     report.chunks = span["chunks"]
-    async with _phase("storing purchases, lines, aggregates and rollups"):
-        workers = min(settings.loader_workers, report.chunks) if open_connection else 1
-        async with _workers(connection, open_connection, workers) as connections:
+    workers = settings.loader_workers if open_connection and report.chunks > 1 else 1
+    async with _workers(connection, open_connection, workers) as connections:
+        await _fold_waiting_visits(connections)  # what an interrupted import left, first
+        async with _phase("storing purchases, lines, aggregates and rollups"):
             await _store_chunks(connections, report, settings)
-    async with _phase("folding customers' visits"):
-        await _fold_waiting_visits(connection)
+        async with _phase("folding customers' visits"):
+            await _fold_waiting_visits(connections)
 
 
 @asynccontextmanager
@@ -261,49 +261,66 @@ async def _workers(
         yield connections
 
 
-async def _store_chunks(
-    connections: list[asyncpg.Connection], report: LoadReport, settings: LoaderSettings
+async def _side_by_side(
+    connections: list[asyncpg.Connection],
+    jobs: int,
+    do: Callable[[asyncpg.Connection, int], Awaitable[None]],
 ) -> None:
-    """Each connection takes the next chunk until none is left, in a shard of its own, so two
-    never wait for each other's counters. One transaction for the whole file folds the
-    customers in it, as tills do; chunks defer them to the fold at the end."""
-    defer = "on" if settings.loader_chunk_purchases else "off"
-    progress = StoringProgress(report.purchases_read)
-    chunks = iter(range(report.chunks))
-    done = 0
+    """Jobs 0..jobs-1, each connection taking the next until none is left. Each connection
+    writes the aggregate shard of its own (IMPORT_SHARD + its number), so two never wait for
+    each other's counters. If one fails, the others stop (their open transactions roll back)."""
+    waiting = iter(range(jobs))
 
-    async def store(connection: asyncpg.Connection, shard: int) -> None:
-        nonlocal done
-        for chunk in chunks:
+    async def take(connection: asyncpg.Connection, shard: int) -> None:
+        for job in waiting:
             async with connection.transaction():
-                await connection.execute(queries.STORING_SESSION, str(shard), defer)
-                stored = one_row(await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk))
-            report.purchases_stored += stored["purchases"]
-            report.lines_stored += stored["lines"]
-            done += 1
-            progress.advance(done, report.chunks)
+                await connection.execute(queries.SHARD_SESSION, str(shard))
+                await do(connection, job)
 
     tasks = [
-        asyncio.create_task(store(connection, IMPORT_SHARD + n))
+        asyncio.create_task(take(connection, IMPORT_SHARD + n))
         for n, connection in enumerate(connections)
     ]
     try:
         await asyncio.gather(*tasks)
     except BaseException:
-        for task in tasks:  # one failed: the others stop, their chunks rolled back
+        for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
 
 
-async def _fold_waiting_visits(connection: asyncpg.Connection) -> None:
+async def _store_chunks(
+    connections: list[asyncpg.Connection], report: LoadReport, settings: LoaderSettings
+) -> None:
+    """Every chunk, a transaction each. One transaction for the whole file folds the
+    customers in it, as tills do; chunks defer them to the fold at the end."""
+    defer = "on" if settings.loader_chunk_purchases else "off"
+    progress = StoringProgress(report.purchases_read)
+    done = 0
+
+    async def store(connection: asyncpg.Connection, chunk: int) -> None:
+        nonlocal done
+        await connection.execute(queries.DEFER_CUSTOMER_FOLD, defer)
+        stored = one_row(await connection.fetchrow(queries.STORE_NEW_PURCHASES, chunk))
+        report.purchases_stored += stored["purchases"]
+        report.lines_stored += stored["lines"]
+        done += 1
+        progress.advance(done, report.chunks)
+
+    await _side_by_side(connections, report.chunks, store)
+
+
+async def _fold_waiting_visits(connections: list[asyncpg.Connection]) -> None:
     """Fold every visit waiting in import_visits (this import's, or what an interrupted one
     left), a slice of customers per transaction, so no customer's row is held for long."""
+    connection = connections[0]
     await connection.execute(queries.FOLD_QUEUE, FOLD_SLICE_CUSTOMERS)
     await connection.execute(queries.INDEX_FOLD_QUEUE)
-    for slice_no in range(await connection.fetchval(queries.FOLD_SLICES)):
-        async with connection.transaction():
-            await connection.execute(queries.STORING_SESSION, str(IMPORT_SHARD), "off")
-            await connection.execute(queries.FOLD_SLICE, slice_no)
+
+    async def fold(worker: asyncpg.Connection, slice_no: int) -> None:
+        await worker.execute(queries.FOLD_SLICE, slice_no)
+
+    await _side_by_side(connections, await connection.fetchval(queries.FOLD_SLICES), fold)
     async with connection.transaction():
         await connection.execute(queries.FOLD_DONE)

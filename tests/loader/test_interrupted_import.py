@@ -45,14 +45,14 @@ async def test_the_next_import_folds_what_an_interrupted_one_left(
     await sell(catalog, first, 2)
     await sell(catalog, second, 3)
     assert await catalog.fetchval("SELECT count(*) FROM customers") == 0, "visits wait"
-    # The interrupted fold had done the first customer's slice: folded, and the mark moved.
+    # The interrupted fold had done the first customer's slice: folded, and recorded as folded.
     await catalog.execute(
         "SELECT fold_customer_visits(ARRAY[$1], ARRAY[$2::uuid], ARRAY[2], ARRAY[now()], "
         "ARRAY[now()])",
         STORE,
         first,
     )
-    await catalog.execute("UPDATE import_fold_progress SET folded_through = $1", first)
+    await catalog.execute("INSERT INTO import_folded_slices VALUES ($1, $1)", first)
 
     await load_chain_data(catalog, SEED_DIR)
 
@@ -70,4 +70,4 @@ async def test_the_next_import_folds_what_an_interrupted_one_left(
     )
     assert in_store == {first: 2, second: 3}
     assert await catalog.fetchval("SELECT count(*) FROM import_visits") == 0
-    assert await catalog.fetchval("SELECT folded_through FROM import_fold_progress") is None
+    assert await catalog.fetchval("SELECT count(*) FROM import_folded_slices") == 0

@@ -364,8 +364,9 @@ ON CONFLICT DO NOTHING
 """
 
 # Stores the purchases of chunk $1, with their lines priced from the catalog; the triggers
-# fold the aggregates and rollups. Returns how many it stored. The loader's lock keeps every
-# other load out, so none can be stored twice; the unique import key would skip it anyway.
+# fold the aggregates and rollups. Returns how many it stored. Rows stored before are gone from
+# load_purchase and the loader's lock keeps every other load out, so a plain insert: a row
+# stored twice would break the unique import key and stop the import, never be skipped.
 STORE_NEW_PURCHASES = """
 WITH chunk AS MATERIALIZED (
     SELECT l.purchased_at, l.supermarket_id, l.customer_id, l.total_amount, l.import_key,
@@ -378,7 +379,6 @@ purchase AS (
     SELECT purchased_at, supermarket_id, customer_id, total_amount, import_key
     FROM chunk
     ORDER BY purchased_at
-    ON CONFLICT (import_key, purchased_at) DO NOTHING
     RETURNING id, purchased_at, supermarket_id, import_key
 ),
 item AS (

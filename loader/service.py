@@ -1,14 +1,15 @@
 """Loading the chain's data: check everything first, then store it in bounded chunks.
 
-The files are checked and keyed in one transaction that writes nothing but temporary tables:
-an invalid row refuses the whole load with nothing written. Then the catalog and the months
-the purchases need are committed, and the purchases are stored in chunks of
-`LOADER_CHUNK_PURCHASES`, in time order, each chunk a transaction of whole purchases with
-their lines and aggregates. So an import shares nothing with the tills that they must wait
-for longer than one chunk: its aggregate counters use a shard of their own, its months exist
-before its rows arrive, and a customer's row is held for one chunk at most. An interrupted
-import has stored whole purchases; running it again stores the rest (import keys).
-"""
+The files are checked and keyed in one transaction that writes nothing but work tables (the
+session's temporary ones and the owner's unlogged ones in `import_work`): an invalid row
+refuses the whole load with nothing written. Then the catalog, the months and the customers'
+numbers the purchases need are committed, and the purchases are stored in chunks of
+`LOADER_CHUNK_PURCHASES`, each chunk a transaction of whole purchases with their lines and
+aggregates, by `LOADER_WORKERS` connections side by side. So an import shares nothing with the
+tills that they must wait for longer than one chunk: its aggregate counters use shards of
+their own, its months exist before its rows arrive, and a customer's row is held for one
+slice of the fold at most. An interrupted import has stored whole purchases; running it again
+stores the rest (import keys)."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ async def load_chain_data(
 async def _check(
     connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings
 ) -> LoadReport:
-    """Stage, check and key everything; writes nothing but temporary tables."""
+    """Stage, check and key everything; writes nothing but work tables."""
     await connection.execute(
         queries.CHECKING_SESSION, settings.loader_work_mem, settings.chain_timezone
     )

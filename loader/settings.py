@@ -17,9 +17,10 @@ class LoaderSettings(SecretFiles):
     # an interrupted import leaves to redo. 0 stores the whole file in one transaction with its
     # customers folded as it goes (tills selling to the file's customers wait for all of it).
     loader_chunk_purchases: int = Field(default=50_000, ge=0)
-    # Connections storing chunks at once: on a server with cores to spare an import's chunks go
-    # side by side. 1 stores them one after the other.
-    loader_workers: int = Field(default=2, ge=1, le=16)
+    # Connections storing chunks (and folding customers) at once, each using a core of the
+    # server: an import outside trading hours, or on a server with cores to spare, goes faster
+    # with 2 or more. While tills trade on a small server, 1 leaves them the other cores.
+    loader_workers: int = Field(default=1, ge=1, le=16)
     # Memory for the checking queries' sorts and hashes (a million rows stay in memory).
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
     # Where the output is not a terminal (Docker logs): a progress line at least this often.

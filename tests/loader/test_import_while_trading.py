@@ -1,9 +1,9 @@
 """An import of history while the stores trade: the tills never wait for it.
 
 8 tills post continuously, selling to customers that the imported history also holds, while
-`python -m loader` stores a generated history in chunks. Every sale is answered 201 within a
-fraction of a second, and afterwards every customer's count is exactly the file's plus the
-tills'.
+`python -m loader` stores a generated history in chunks, on one connection or on two side by
+side. Every sale is answered 201 within a fraction of a second, and afterwards every
+customer's count is exactly the file's plus the tills'.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from loader.generate import generate
 from tests.conftest import ROOT, PostgresUnderTest
@@ -50,8 +51,13 @@ def history(folder: Path) -> tuple[Path, list[str]]:
     return folder, customers
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_tills_trade_through_a_history_import(
-    catalog: asyncpg.Connection, keys: ChainKeys, postgres: PostgresUnderTest, tmp_path: Path
+    catalog: asyncpg.Connection,
+    keys: ChainKeys,
+    postgres: PostgresUnderTest,
+    tmp_path: Path,
+    workers: int,
 ) -> None:
     folder, file_customers = history(tmp_path / "history")
     regulars = [customer for customer, _ in Counter(file_customers).most_common(40)]
@@ -85,6 +91,7 @@ async def test_tills_trade_through_a_history_import(
                     **os.environ,
                     "DATABASE_URL": postgres.database_url,
                     "LOADER_CHUNK_PURCHASES": str(CHUNK),
+                    "LOADER_WORKERS": str(workers),
                 },
                 capture_output=True,
                 text=True,

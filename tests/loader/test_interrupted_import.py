@@ -96,8 +96,11 @@ class LostOnItsThirdChunk(asyncpg.Connection):
 
     chunks = 0
 
-    async def execute(  # noqa: ASYNC109 (asyncpg's own signature)
-        self, query: str, *args: object, timeout: float | None = None
+    async def execute(
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's own signature)
     ) -> str:
         if query == queries.DEFER_CUSTOMER_FOLD:
             self.chunks += 1

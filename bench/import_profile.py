@@ -20,7 +20,7 @@ PROFILED_STATEMENTS = 10
 SHOWN_CHARACTERS = 110
 TRACK_EVERY_LEVEL = """
 DO $$ BEGIN
-    EXECUTE format('ALTER DATABASE %I SET pg_stat_statements.track = all', current_database());
+    EXECUTE format('ALTER DATABASE %I SET pg_stat_statements.track = ''all''', current_database());
 END $$;
 SELECT pg_stat_statements_reset();
 """

@@ -20,13 +20,15 @@ PROFILED_STATEMENTS = 10
 SHOWN_CHARACTERS = 110
 TRACK_EVERY_LEVEL = """
 DO $$ BEGIN
-    EXECUTE format('ALTER DATABASE %I SET pg_stat_statements.track = ''all''', current_database());
+    EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I SET pg_stat_statements.track = %L',
+                   current_database(), 'all');
 END $$;
 SELECT pg_stat_statements_reset();
 """
 TRACK_TOP_LEVEL = """
 DO $$ BEGIN
-    EXECUTE format('ALTER DATABASE %I RESET pg_stat_statements.track', current_database());
+    EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I RESET pg_stat_statements.track',
+                   current_database());
 END $$
 """
 STATEMENTS = """
@@ -74,8 +76,8 @@ async def _run(database_url: str, sql: str) -> None:
 
 @contextmanager
 def statements_counted(database_url: str) -> Iterator[None]:
-    """Inside the block, the sessions that start (the loader's) count their statements at
-    every level; the counts start from zero."""
+    """Inside the block, the sessions the loader opens (as the database's owner, not the
+    tills' role) count their statements at every level; the counts start from zero."""
     asyncio.run(_run(database_url, TRACK_EVERY_LEVEL))
     try:
         yield

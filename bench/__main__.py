@@ -5,6 +5,8 @@ register with 2 workers, then wrk GET /health (the server's own ceiling), wrk PO
 (the mix of purchase.lua) and pgbench running the very same purchase statement as one
 transaction per purchase; every acknowledged purchase must be stored exactly once.
 Refunds: POST /refunds of the sales a POST /purchase run acknowledged, between two such runs.
+Uploads: live POST /purchase while a till uploads full offline batches flat out, against the
+same with nobody uploading, alternating.
 Topology: nginx before 1, 2 and 3 cash registers on a primary with a streaming replica.
 Failover: POST /purchase with a synchronous standby under Patroni beside an asynchronous one,
 and two failovers while keyed tills trade (time to the first accepted sale, sales lost).
@@ -27,6 +29,7 @@ from bench.ledger import LEDGER, run_ledger_benchmark
 from bench.purchases import PURCHASES, run_purchase_benchmark
 from bench.refunds import REFUNDS, run_refund_benchmark
 from bench.topology import TOPOLOGY, run_topology_benchmark
+from bench.uploads import UPLOADS, run_upload_benchmark
 
 
 def main() -> int:
@@ -39,7 +42,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=[PURCHASES, REFUNDS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER],
+        choices=[PURCHASES, REFUNDS, UPLOADS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER],
         help="run one section",
     )
     parser.add_argument(
@@ -66,6 +69,8 @@ def main() -> int:
         sections.append(
             run_refund_benchmark(arguments.seconds, arguments.connections, arguments.workers)
         )
+    if arguments.only in (None, UPLOADS):
+        sections.append(run_upload_benchmark(arguments.seconds, arguments.workers))
     if arguments.only in (None, TOPOLOGY):
         sections.append(run_topology_benchmark(arguments.seconds, arguments.connections))
     if arguments.only in (None, FAILOVER):
@@ -77,7 +82,7 @@ def main() -> int:
         sections.append(run_analytics_benchmark(size))
     if arguments.only in (None, LEDGER):
         sections.append(run_ledger_benchmark())
-    record(sections, [PURCHASES, REFUNDS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER])
+    record(sections, [PURCHASES, REFUNDS, UPLOADS, TOPOLOGY, FAILOVER, ANALYTICS, LEDGER])
     for section in sections:
         print(section.report)
     print(goals_table(sections))

@@ -2,7 +2,8 @@
 
 Each sale is checked on its own and stored through the same group commit as live sales, in
 the offline queue that yields to them; the sales are checked a few at a time, between which
-the event loop serves the other tills, so a megabyte of sales never holds it for long. Its
+the event loop serves the other tills, and only a few chunks ahead of those being stored, so
+a megabyte of sales never holds it for long, nor crowds it at the upload's start. Its
 `client_purchase_id` is kept with the sale for as long as the sale is stored (not in the
 expiring key table), so an upload retried after a lost answer, a day or a month later, stores
 nothing twice. A sale dated in the future (beyond the allowed clock skew) or older than the
@@ -12,6 +13,7 @@ configured limit is rejected; the others go on. Analytics count each sale on its
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,6 +40,11 @@ from telemetry.metrics import instruments
 
 # Sales checked between two turns of the event loop: about a millisecond of work.
 CHECKED_AT_ONCE = 20
+# Chunks of an upload checked and queued for storing ahead of those being stored: enough to
+# keep the offline queue fed, few enough that checking a large upload is spread over the time
+# it takes to store, rather than done in a burst of work at its start that the other tills'
+# sales wait behind (measured: the live sales' slowest 1% fell right after an upload began).
+CHUNKS_AHEAD = 2
 
 
 class SaleRejected(Exception):
@@ -151,13 +158,21 @@ async def upload(held: CashRegister, credential: Credential, sales: Sequence[Any
     (as parsed from JSON)."""
     held.uploads.pay(credential.name, sum(_items_in(sale) for sale in sales))
     now = datetime.now(UTC)
-    pending: list[asyncio.Task[UploadOutcome] | UploadOutcome] = []
-    for start in range(0, len(sales), CHECKED_AT_ONCE):
-        if start:
-            await asyncio.sleep(0)  # the other tills' requests go first
-        for sale in map(_checked, sales[start : start + CHECKED_AT_ONCE]):
-            pending.append(_taken(held, credential, sale, now))
-    outcomes = [item if isinstance(item, UploadOutcome) else await item for item in pending]
+    outcomes: list[UploadOutcome] = []
+    ahead: deque[list[asyncio.Task[UploadOutcome] | UploadOutcome]] = deque()
+    try:
+        for start in range(0, len(sales), CHECKED_AT_ONCE):
+            if len(ahead) == CHUNKS_AHEAD:
+                outcomes += await _settled(ahead.popleft())
+            elif start:
+                await asyncio.sleep(0)  # the other tills' requests go first
+            chunk = sales[start : start + CHECKED_AT_ONCE]
+            ahead.append([_taken(held, credential, sale, now) for sale in map(_checked, chunk)])
+        while ahead:
+            outcomes += await _settled(ahead.popleft())
+    except BaseException:
+        await _abandon(ahead)
+        raise
     _count(outcomes)
     return UploadResult(
         created=sum(o.status == "created" for o in outcomes),
@@ -165,6 +180,20 @@ async def upload(held: CashRegister, credential: Credential, sales: Sequence[Any
         rejected=sum(o.status == "rejected" for o in outcomes),
         outcomes=outcomes,
     )
+
+
+async def _settled(
+    chunk: list[asyncio.Task[UploadOutcome] | UploadOutcome],
+) -> list[UploadOutcome]:
+    """A chunk's outcomes, once each of its sales is stored or rejected."""
+    return [item if isinstance(item, UploadOutcome) else await item for item in chunk]
+
+
+async def _abandon(ahead: deque[list[asyncio.Task[UploadOutcome] | UploadOutcome]]) -> None:
+    """Wait out the sales queued already when an upload fails (the database away): each is
+    stored or fails on its own, and none is left with an error nobody reads."""
+    tasks = [item for chunk in ahead for item in chunk if isinstance(item, asyncio.Task)]
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _taken(

@@ -41,7 +41,7 @@ class BatchLimits:
     max_wait_seconds: float = 0.0
     max_in_flight: int = 2
     max_offline_lines: int = 100
-    offline_rest: float = 3.0  # after an offline batch, rest this many times its time
+    offline_rest: float = 9.0  # after an offline batch, rest this many times its time
 
     @property
     def offline_in_flight(self) -> int:
@@ -171,8 +171,8 @@ class PurchaseBatcher:
 
     def _offline_resting(self) -> float:
         """Seconds until offline batches may go on (0: now): after each, the offline queue
-        rests as long as that batch took, so a backlog has at most half the database's time
-        and the live sales the rest."""
+        rests `offline_rest` times as long as that batch took, so a backlog has at most
+        1/(1 + offline_rest) of the database's time and the live sales the rest."""
         if not self._offline:
             return 0.0
         return max(0.0, self._offline_resume - time.monotonic())

@@ -14,9 +14,7 @@ sales: a free slot goes to the live sales first, offline batches may hold all sl
 `max_offline_lines` lines, so it holds its slot, and the aggregates' rows it updates, briefly.
 After each offline batch the offline queue rests `offline_rest` times as long as the batch
 took: what a live sale waits for under a backlog is the WAL the backlog writes (every commit
-waits for the flush of all WAL before it), so the backlog's share of it is bounded. One
-offline batch commits at a time in the whole chain (a lock in the database, waited for inside
-the batch's time), so backlogs in several workers share that bound instead of each taking it.
+waits for the flush of all WAL before it), so the backlog's share of it is bounded.
 """
 
 from __future__ import annotations
@@ -195,7 +193,7 @@ class PurchaseBatcher:
     async def _commit(self, batch: list[_Waiting], offline: bool) -> None:
         started = time.monotonic()
         try:
-            await self._store(batch, offline)
+            await self._store(batch)
         finally:
             self._slots.release()
             if offline:
@@ -205,12 +203,11 @@ class PurchaseBatcher:
                 self.stats.offline_batches += 1
             self._arrived.set()  # a slot is free: offline sales may be waiting for one
 
-    async def _store(self, batch: list[_Waiting], offline: bool, retrying: bool = False) -> None:
+    async def _store(self, batch: list[_Waiting], retrying: bool = False) -> None:
         """Commit `batch`; if the database refuses it, its halves in turn (not at once: the
         batch's slot is the only one it may use), so the faulty purchase ends alone."""
         try:
-            baskets = [item.basket for item in batch]
-            recorded = await record_purchases(self._pool, baskets, offline)
+            recorded = await record_purchases(self._pool, [item.basket for item in batch])
         except (InvalidPurchase, asyncpg.PostgresError) as error:
             if len(batch) == 1:
                 _answer_error(batch[0], error)
@@ -219,8 +216,8 @@ class PurchaseBatcher:
                 self.stats.refused_batches += 1
                 log.warning("batch of %d refused (%s); storing it in halves", len(batch), error)
             middle = len(batch) // 2
-            await self._store(batch[:middle], offline, retrying=True)
-            await self._store(batch[middle:], offline, retrying=True)
+            await self._store(batch[:middle], retrying=True)
+            await self._store(batch[middle:], retrying=True)
             return
         except Exception as error:  # the database unavailable above all: every waiter hears it
             for item in batch:

@@ -242,8 +242,6 @@ ORDER BY b.position
 # Idempotency-Key or $3 its client_purchase_id; each answer row names its position in those
 # arrays. Through a function of the owner's (migration 016): the cash register may not read
 # the stored sales themselves.
-# Taken by a batch of uploaded sales, in its transaction: one such batch commits at a time.
-ONE_OFFLINE_BATCH_AT_A_TIME = "SELECT pg_advisory_xact_lock($1)"
 STORED_BY_KEY = "SELECT * FROM sales_claimed_by($1::text[], $2::text[], $3::text[])"
 
 # Refunds go through functions of the owner's (migration 017): the cash register cannot read

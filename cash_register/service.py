@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +26,6 @@ from cash_register.errors import (
 )
 from db.access_keys import Credential
 from db.catalog import Catalog, Product
-from db.locks import AdvisoryLock
 from db.pool import pooled_connection
 from shop.rules import MAX_ITEMS_PER_PURCHASE, SaleKey
 
@@ -153,26 +150,22 @@ def as_offline_sale(
 
 
 async def record_purchases(
-    pool: asyncpg.Pool, baskets: list[Basket], offline: bool = False
+    pool: asyncpg.Pool, baskets: list[Basket]
 ) -> list[RecordedPurchase | InvalidPurchase]:
     """Store the baskets in one transaction, one round trip; all or none.
 
     A basket whose idempotency key was claimed before is not stored again: it gets the
     original purchase back (`replayed`), or `IdempotencyKeyReused` if its request differs.
-    A batch of uploaded sales (`offline`) first waits for any other one to commit, in every
-    worker of every cash register: each worker rests its own offline queue, so without this
-    two workers' backlogs after an outage would take twice the database's time they may.
     """
     sales = _arriving_sales(baskets)
-    statement = (
-        queries.RECORD_PURCHASES_WITH_CARDS
-        if any(b.card_hash for b in baskets)
-        else queries.RECORD_PURCHASES
-    )
     try:
         async with pooled_connection(pool) as connection:
-            async with _one_offline_batch_at_a_time(connection, offline):
-                rows = await connection.fetch(statement, sales)
+            statement = (
+                queries.RECORD_PURCHASES_WITH_CARDS
+                if any(b.card_hash for b in baskets)
+                else queries.RECORD_PURCHASES
+            )
+            rows = await connection.fetch(statement, sales)
             taken = [b for b, row in zip(baskets, rows, strict=True) if not row["stored"]]
             originals = iter(await _originals(connection, taken) if taken else [])
     except (asyncpg.ForeignKeyViolationError, asyncpg.NotNullViolationError) as error:
@@ -194,20 +187,6 @@ async def record_purchases(
         else _replay(basket, next(originals))
         for basket, row in zip(baskets, rows, strict=True)
     ]
-
-
-@asynccontextmanager
-async def _one_offline_batch_at_a_time(
-    connection: asyncpg.Connection, offline: bool
-) -> AsyncIterator[None]:
-    """For an offline batch, a transaction holding the chain's offline-batch lock; for live
-    sales nothing: their statement is its own transaction, one round trip."""
-    if not offline:
-        yield
-        return
-    async with connection.transaction():
-        await connection.execute(queries.ONE_OFFLINE_BATCH_AT_A_TIME, AdvisoryLock.OFFLINE_BATCHES)
-        yield
 
 
 def _with_customer(basket: Basket, customer_id: uuid.UUID) -> Basket:

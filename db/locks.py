@@ -12,4 +12,3 @@ class AdvisoryLock(IntEnum):
     LOADER = 7_210_002  # one import at a time: two would both see a purchase as new
     PARTITIONS = 7_210_003  # one creator of a month's partitions at a time
     SALES_FOLD = 7_210_004  # one fold of the waiting sales at a time
-    OFFLINE_BATCHES = 7_210_005  # one batch of uploaded sales at a time, chain-wide

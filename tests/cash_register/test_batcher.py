@@ -15,9 +15,7 @@ from cash_register.errors import InvalidPurchase
 from cash_register.service import Basket, BasketLine, RecordedPurchase, make_basket
 from db.catalog import Catalog, Product, read_catalog
 from db.errors import DatabaseUnavailable
-from db.locks import AdvisoryLock
 from httpkit.problems import ShuttingDown
-from tests.conftest import PostgresUnderTest
 
 GATHER_ALL = BatchLimits(max_size=1000, max_wait_seconds=0.2, max_in_flight=2)
 STORES = ("SMKT001", "SMKT002", "SMKT003")
@@ -229,36 +227,3 @@ async def test_a_backlog_goes_on_when_its_rest_ends_between_two_looks_at_the_clo
     finally:
         await batcher.stop()
     assert len({sale.purchase_id for sale in stored}) == 3
-
-
-async def test_offline_batches_of_every_worker_commit_one_at_a_time_and_live_sales_go_on(
-    pool: asyncpg.Pool, postgres: PostgresUnderTest
-) -> None:
-    """Two workers (two batchers) with a backlog each: while another offline batch holds the
-    chain's lock (here the test's session does), neither stores an uploaded sale, and both
-    answer live sales; once it is given back, both backlogs are stored."""
-    catalog = await read_catalog(pool)
-    limits = BatchLimits(max_size=200, max_in_flight=2, max_offline_lines=20, offline_rest=0)
-    workers = [PurchaseBatcher(pool, limits), PurchaseBatcher(pool, limits)]
-    holder = await asyncpg.connect(postgres.database_url)
-    await holder.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.OFFLINE_BATCHES)
-    for worker in workers:
-        await worker.start()
-    try:
-        backlogs = [
-            [asyncio.create_task(worker.record_offline(b)) for b in varied_baskets(catalog, 5)]
-            for worker in workers
-        ]
-        live = [await worker.record(varied_baskets(catalog, 1)[0]) for worker in workers]
-        await asyncio.sleep(0.3)
-        assert not any(task.done() for backlog in backlogs for task in backlog)
-        await holder.execute("SELECT pg_advisory_unlock($1)", AdvisoryLock.OFFLINE_BATCHES)
-        stored = await asyncio.wait_for(asyncio.gather(*backlogs[0], *backlogs[1]), 10)
-    finally:
-        for worker in workers:
-            await worker.stop()
-        await holder.close()
-    assert len(live) == 2
-    ids = [sale.purchase_id for sale in stored]
-    assert len(set(ids)) == 10
-    assert await pool.fetchval("SELECT count(*) FROM purchases WHERE id = ANY($1)", ids) == 10

@@ -4,13 +4,15 @@ unaffected. The containers run with a keep-alive timeout and a connection cap.""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from tests.conftest import PostgresUnderTest
+from devtools.uvicorn import uvicorn_command
+from tests.conftest import ROOT, PostgresUnderTest
 from tests.servers import dockerfile_cmd, start, stop, wait_healthy
 
 DEADLINE = 1.0
@@ -93,3 +95,15 @@ def test_the_containers_run_with_a_keep_alive_timeout_and_a_connection_cap() -> 
         assert command[command.index("--http") + 1] == "httpkit.connections:HeadersInTime"
         assert float(command[command.index("--timeout-keep-alive") + 1]) <= 15
         assert int(command[command.index("--limit-concurrency") + 1]) > 0
+
+
+def test_nginx_closes_idle_connections_to_the_cash_registers_before_they_do() -> None:
+    """Were nginx to keep an idle connection longer than the service, a sale sent on it just
+    as the service closes it fails, and nginx may not send a POST elsewhere: a 503 for a
+    till that had been quiet for exactly the service's keep-alive time."""
+    template = (ROOT / "ops" / "nginx" / "cash-registers.conf.template").read_text()
+    upstream = template[template.index("upstream cash_registers") :].split("\n    }", 1)[0]
+    [nginx_seconds] = re.findall(r"keepalive_timeout (\d+)s;", upstream)
+    for command in (dockerfile_cmd("cash_register"), uvicorn_command("x:app", 8000, 1)):
+        service_seconds = float(command[command.index("--timeout-keep-alive") + 1])
+        assert int(nginx_seconds) < service_seconds

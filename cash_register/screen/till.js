@@ -239,7 +239,8 @@ const Till = (() => {
   async function begin(caller) {
     state.store = caller.supermarket_id;
     await loadCatalog();
-    byId("search").focus();
+    // A cashier who moved on while the catalog loaded (Alt+R to a return) keeps their place.
+    if (!byId("app").contains(document.activeElement)) byId("search").focus();
   }
 
   wire();

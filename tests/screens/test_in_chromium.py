@@ -3,13 +3,14 @@ alone, see it on the dashboard, see Swagger UI render; nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from tests.keys import ChainKeys
 from tests.rows import one, pairs
@@ -197,3 +198,26 @@ async def test_goods_taken_back_at_the_till_by_keyboard_with_an_owners_approval(
     assert f"Receipt no. {chained} of this till" in chain_text
     await till.screenshot(path=screenshot_path("till-refund"), full_page=True)
     assert traffic.elsewhere() == []
+
+
+async def test_alt_r_while_the_catalog_loads_keeps_the_cashier_in_the_return(
+    context: BrowserContext, servers: dict[str, str], keys: ChainKeys, traffic: Traffic
+) -> None:
+    """The screen puts the cursor in the product search once the catalog has loaded; a
+    cashier who pressed Alt+R meanwhile stays in the receipt number of a return."""
+    till = await context.new_page()
+    catalog_held = asyncio.Event()
+
+    async def hold_catalog(route: Route) -> None:
+        await catalog_held.wait()
+        await route.continue_()
+
+    await till.route("**/catalog", hold_catalog)
+    await till.goto(servers["cash_register"] + "/")
+    await sign_in(till, keys.tills["SMKT001"])
+    await till.keyboard.press("Alt+r")
+    await expect(till.locator("#return-receipt")).to_be_focused()
+    async with till.expect_response("**/catalog"):
+        catalog_held.set()
+    await till.wait_for_timeout(200)  # the screen's own step after the catalog arrives
+    await expect(till.locator("#return-receipt")).to_be_focused()

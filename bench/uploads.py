@@ -42,8 +42,8 @@ SHORT_NAMES = "SELECT name FROM products WHERE length(name) <= 6 ORDER BY name"
 
 @dataclass
 class Uploader:
-    """One till uploading full batches back to back, with no items budget to stop it: its
-    uploads acknowledged and refused, and the sales acknowledged, by client id."""
+    """One till uploading full batches back to back, with no items budget to stop it: how
+    many uploads were answered, and the sales acknowledged (by client id) and rejected."""
 
     till: str
     key: str

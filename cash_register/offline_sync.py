@@ -45,6 +45,8 @@ CHECKED_AT_ONCE = 20
 # it takes to store, rather than done in a burst of work at its start that the other tills'
 # sales wait behind (measured: the live sales' slowest 1% fell right after an upload began).
 CHUNKS_AHEAD = 2
+# A chunk of an upload: each sale's outcome, or the task storing it.
+Chunk = list[asyncio.Task[UploadOutcome] | UploadOutcome]
 
 
 class SaleRejected(Exception):
@@ -159,17 +161,19 @@ async def upload(held: CashRegister, credential: Credential, sales: Sequence[Any
     held.uploads.pay(credential.name, sum(_items_in(sale) for sale in sales))
     now = datetime.now(UTC)
     outcomes: list[UploadOutcome] = []
-    ahead: deque[list[asyncio.Task[UploadOutcome] | UploadOutcome]] = deque()
+    ahead: deque[Chunk] = deque()
     try:
         for start in range(0, len(sales), CHECKED_AT_ONCE):
             if len(ahead) == CHUNKS_AHEAD:
-                outcomes += await _settled(ahead.popleft())
+                outcomes += await _settled(ahead[0])
+                ahead.popleft()
             elif start:
                 await asyncio.sleep(0)  # the other tills' requests go first
             chunk = sales[start : start + CHECKED_AT_ONCE]
             ahead.append([_taken(held, credential, sale, now) for sale in map(_checked, chunk)])
         while ahead:
-            outcomes += await _settled(ahead.popleft())
+            outcomes += await _settled(ahead[0])
+            ahead.popleft()
     except BaseException:
         await _abandon(ahead)
         raise
@@ -182,16 +186,15 @@ async def upload(held: CashRegister, credential: Credential, sales: Sequence[Any
     )
 
 
-async def _settled(
-    chunk: list[asyncio.Task[UploadOutcome] | UploadOutcome],
-) -> list[UploadOutcome]:
+async def _settled(chunk: Chunk) -> list[UploadOutcome]:
     """A chunk's outcomes, once each of its sales is stored or rejected."""
     return [item if isinstance(item, UploadOutcome) else await item for item in chunk]
 
 
-async def _abandon(ahead: deque[list[asyncio.Task[UploadOutcome] | UploadOutcome]]) -> None:
-    """Wait out the sales queued already when an upload fails (the database away): each is
-    stored or fails on its own, and none is left with an error nobody reads."""
+async def _abandon(ahead: deque[Chunk]) -> None:
+    """Wait out the sales queued already when an upload fails (the database away), those of
+    the chunk that failed included (it stays in `ahead` until settled): each is stored or
+    fails on its own, and none is left with an error nobody reads."""
     tasks = [item for chunk in ahead for item in chunk if isinstance(item, asyncio.Task)]
     await asyncio.gather(*tasks, return_exceptions=True)
 

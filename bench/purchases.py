@@ -20,6 +20,7 @@ from bench.environment import (
     wait_for_quiet,
     wrk,
 )
+from bench.folds import METRICS_KEY, FoldCount, fold_profile, folds_so_far
 from bench.goals import Goal, Section, verdicts
 from bench.sale_cost import (
     PAIRS,
@@ -84,6 +85,7 @@ class Round:
     saturated: dict[str, float]
     quiet_after_seconds: float
     half: dict[str, float]
+    folds_in_half: FoldCount
 
 
 def _saturated(
@@ -110,6 +112,7 @@ def run_purchase_benchmark(
             database_url,
             workers,
             TILL_REQUESTS_PER_SECOND=TILL_REQUESTS_PER_SECOND,
+            METRICS_KEY=METRICS_KEY,
         ) as url:
             print(f"GET /health, {connections} connections, {seconds} s …", flush=True)
             health = wrk(f"{url}/health", seconds, connections, BENCH_DIR / "report.lua")
@@ -120,7 +123,10 @@ def run_purchase_benchmark(
                 quiet = asyncio.run(wait_for_quiet(database_url))
                 half = round(saturated["rate"] / 2)
                 print(f"POST /purchase offered {half:,}/s, {seconds} s …", flush=True)
-                rounds.append(Round(saturated, quiet, paced(url, half, seconds, keys)))
+                folds_before = folds_so_far(url)
+                paced_half = paced(url, half, seconds, keys)
+                folds = folds_so_far(url) - folds_before
+                rounds.append(Round(saturated, quiet, paced_half, folds))
         found, total = asyncio.run(_stored(database_url, acknowledged))
         print(f"pgbench: the sale's statement and the plain insert, {PAIRS} turns …", flush=True)
         pairs = cost_pairs(database_url, seconds)
@@ -190,6 +196,9 @@ def _report(
         for n, r in enumerate(rounds, start=1)
     )
     quiet = ", ".join(f"{r.quiet_after_seconds:.0f} s" for r in rounds)
+    folds = "; ".join(
+        f"run {n}: {fold_profile(r.folds_in_half, seconds)}" for n, r in enumerate(rounds, start=1)
+    )
     turns = "\n".join(
         f"| {n} | {p.statement:,.0f} | {p.plain:,.0f} | {p.ratio:.2f} × |"
         for n, p in enumerate(pairs, start=1)
@@ -217,6 +226,9 @@ def _report(
 {_row("GET /health", health)}
 {runs}
 
+- The background folds of the waiting sales into the rollups during each half-rate run
+  (`sales_fold_seconds`; a fold takes a core of the database meanwhile, and the slowest
+  sales are those that overlap one): {folds}.
 - Acknowledged (201) in the saturated runs: {acknowledged:,}; of those stored: {found:,};
   purchases stored during the whole run: {stored:,} (the half-rate runs' too, and requests
   still in flight when wrk stopped).

@@ -26,6 +26,7 @@ from db.screen_sessions import ScreenSessions
 from db.settings import DatabaseSettings
 from httpkit.app import Part
 from httpkit.observing import Ready, pool_in_use, ready_when
+from telemetry.metrics import instruments
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class CashRegister:
             durability=DurabilityWatch(
                 pool, own.sale_copies_expected, own.durability_check_every_seconds
             ),
-            folder=SalesFolder(pool, own.sales_fold_every_seconds),
+            folder=SalesFolder(
+                pool, own.sales_fold_every_seconds, instruments().sales_fold.observe
+            ),
             chores=(
                 pool_in_use(pool),
                 keys_last_used(keys, database.keys_last_used_every_seconds),

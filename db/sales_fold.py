@@ -11,6 +11,8 @@ question folds first and waits for a fold in progress.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -45,11 +47,23 @@ class SalesFolder:
     shutdown after the last batch is stored, so a stopped process leaves nothing of its own
     waiting (another process, or the next question, folds it if the database is away then)."""
 
-    def __init__(self, pool: asyncpg.Pool, every_seconds: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        every_seconds: float,
+        took: Callable[[float], None] = lambda seconds: None,
+    ) -> None:
         self._pool = pool
-        self._chore = PeriodicChore(
-            "sales-fold", every_seconds, lambda: fold_waiting_sales(pool, wait=False)
-        )
+        self._took = took
+        self._chore = PeriodicChore("sales-fold", every_seconds, self._fold)
+
+    async def _fold(self) -> None:
+        """One turn: fold unless another process is folding; `took` hears how long a fold
+        that ran took (the folds are what the tills' slowest sales wait behind: they take a
+        core of the database for tens of milliseconds)."""
+        started = time.perf_counter()
+        if await fold_waiting_sales(self._pool, wait=False) is not None:
+            self._took(time.perf_counter() - started)
 
     async def start(self) -> None:
         await self._chore.start()

@@ -35,6 +35,7 @@ class Instruments:
     rejections: Any
     batch_size: Any
     batch_slot_wait: Any
+    sales_fold: Any
     pool_wait: Any
     pool_in_use: Any
     unavailable: Any
@@ -86,6 +87,11 @@ class Instruments:
             batch_slot_wait=histogram(
                 "purchase_batch_slot_wait_seconds",
                 "Time a full batch waited for a free commit slot",
+                LATENCY_BUCKETS,
+            ),
+            sales_fold=histogram(
+                "sales_fold_seconds",
+                "Time a background fold of the waiting sales into the rollups took",
                 LATENCY_BUCKETS,
             ),
             pool_wait=histogram(

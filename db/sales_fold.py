@@ -48,10 +48,7 @@ class SalesFolder:
     waiting (another process, or the next question, folds it if the database is away then)."""
 
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        every_seconds: float,
-        took: Callable[[float], None] = lambda seconds: None,
+        self, pool: asyncpg.Pool, every_seconds: float, took: Callable[[float], None]
     ) -> None:
         self._pool = pool
         self._took = took

@@ -56,19 +56,69 @@ DECLARE
     positions bigint[] := '{}';
     numbers bigint[] := '{}';
     hashes bytea[] := '{}';
+    one_entry_each boolean;
+    heads_exist boolean;
 BEGIN
     IF coalesce(cardinality(entries), 0) = 0 THEN
         RETURN;
     END IF;
-    INSERT INTO till_ledgers (till_id, supermarket_id, entries, head_hash, grand_total, closings,
-                              period_first_receipt, period_opened_at)
-    SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
-    FROM unnest(append_to_chains.entries) AS x
-    WHERE NOT EXISTS (SELECT 1 FROM till_ledgers h WHERE h.till_id = x.till_id)
-    ORDER BY x.till_id
-    ON CONFLICT (till_id) DO NOTHING;
-    -- Lock each till's head, number the entries after it and make their canonical forms, in
-    -- one statement; then only the hashes, which chain, are made one by one.
+    SELECT count(DISTINCT x.till_id) = count(*),
+           bool_and(EXISTS (SELECT 1 FROM till_ledgers h WHERE h.till_id = x.till_id))
+    INTO one_entry_each, heads_exist
+    FROM unnest(append_to_chains.entries) AS x;
+    IF NOT heads_exist THEN
+        INSERT INTO till_ledgers (till_id, supermarket_id, entries, head_hash, grand_total,
+                                  closings, period_first_receipt, period_opened_at)
+        SELECT DISTINCT x.till_id, '', 0, sha256(convert_to(x.till_id, 'UTF8')), 0, 0, 1, now()
+        FROM unnest(append_to_chains.entries) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM till_ledgers h WHERE h.till_id = x.till_id)
+        ORDER BY x.till_id
+        ON CONFLICT (till_id) DO NOTHING;
+    END IF;
+    IF one_entry_each THEN
+        RETURN QUERY
+            WITH head AS MATERIALIZED (
+                SELECT h.till_id, h.entries, h.head_hash
+                FROM till_ledgers h
+                WHERE h.till_id IN (SELECT x.till_id FROM unnest(append_to_chains.entries) AS x)
+                ORDER BY h.till_id
+                FOR UPDATE
+            ),
+            chained AS MATERIALIZED (
+                SELECT x.ordinality AS position, h.entries + 1 AS receipt,
+                       sha256(h.head_hash || convert_to(ledger_canonical(
+                           ROW(x.till_id, x.kind, x.supermarket_id, x.at, x.customer_id,
+                               x.lines, x.total, x.purchase_id, x.purchased_at, x.refund_id,
+                               x.reason)::ledger_entry, h.entries + 1), 'UTF8')) AS hash,
+                       x.till_id, x.kind, x.supermarket_id, x.total, x.purchase_id,
+                       x.purchased_at, x.refund_id
+                FROM unnest(append_to_chains.entries) WITH ORDINALITY AS x
+                JOIN head h USING (till_id)
+            ),
+            stored AS (
+                INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id,
+                                          entered_at, amount, purchase_id, purchased_at,
+                                          refund_id, entry_hash)
+                SELECT c.till_id, c.receipt, c.kind, c.supermarket_id, now(),
+                       CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END,
+                       c.purchase_id, c.purchased_at, c.refund_id, c.hash
+                FROM chained c
+            ),
+            heads AS (
+                UPDATE till_ledgers h
+                SET entries = c.receipt, head_hash = c.hash,
+                    grand_total = h.grand_total
+                        + CASE WHEN c.kind = 'refund' THEN -c.total ELSE c.total END,
+                    supermarket_id = c.supermarket_id
+                FROM chained c
+                WHERE h.till_id = c.till_id
+            )
+            SELECT c.purchase_id, c.refund_id, c.receipt, c.hash FROM chained c ORDER BY c.position;
+        RETURN;
+    END IF;
+    -- Several entries of one till: lock each till's head, number the entries after it and
+    -- make their canonical forms, in one statement; then only the hashes, which chain, are
+    -- made one by one.
     FOR e IN
         WITH head AS MATERIALIZED (
             SELECT h.till_id, h.entries, h.head_hash
@@ -83,7 +133,7 @@ BEGIN
                      ROW(t.till_id, t.kind, t.supermarket_id, t.at, t.customer_id, t.lines,
                          t.total, t.purchase_id, t.purchased_at, t.refund_id,
                          t.reason)::ledger_entry AS entry
-              FROM unnest(entries) WITH ORDINALITY AS t) AS x
+              FROM unnest(append_to_chains.entries) WITH ORDINALITY AS t) AS x
         JOIN head h USING (till_id)
         WINDOW w AS (PARTITION BY x.till_id ORDER BY x.position)
         ORDER BY x.till_id, x.position
@@ -102,7 +152,8 @@ BEGIN
         WITH chained AS (
             SELECT c.position, c.receipt, c.hash, x.*
             FROM unnest(positions, numbers, hashes) AS c(position, receipt, hash)
-            JOIN unnest(entries) WITH ORDINALITY AS x ON x.ordinality = c.position
+            JOIN unnest(append_to_chains.entries) WITH ORDINALITY AS x
+                ON x.ordinality = c.position
         ),
         stored AS (
             INSERT INTO till_entries (till_id, receipt_number, kind, supermarket_id, entered_at,

@@ -350,13 +350,16 @@ CREATE FUNCTION public.count_lines(stores text[], products integer[], moments ti
 DECLARE
     my_shard smallint := aggregate_shard();
 BEGIN
-    WITH units_by_day AS (
-        SELECT (t.at AT TIME ZONE s.time_zone)::date AS day, t.store AS supermarket_id,
+    WITH zone AS MATERIALIZED (
+        SELECT id, time_zone FROM supermarkets WHERE id = ANY (stores)
+    ),
+    units_by_day AS (
+        SELECT (t.at AT TIME ZONE z.time_zone)::date AS day, t.store AS supermarket_id,
                t.product AS product_id, sum(t.quantity) AS units,
                sum(t.quantity * t.price) AS revenue
         FROM unnest(stores, products, moments, quantities, prices)
             AS t(store, product, at, quantity, price)
-        JOIN supermarkets s ON s.id = t.store
+        JOIN zone z ON z.id = t.store
         GROUP BY 1, 2, 3
     ),
     all_time AS (
@@ -385,7 +388,7 @@ CREATE FUNCTION public.count_purchases() RETURNS trigger
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_purchases n
+    IF EXISTS (SELECT 1 FROM (SELECT DISTINCT supermarket_id FROM new_purchases) n
                WHERE NOT EXISTS (SELECT 1 FROM supermarkets s WHERE s.id = n.supermarket_id)) THEN
         RAISE EXCEPTION 'purchases refer to an unknown supermarket'
             USING ERRCODE = 'foreign_key_violation';
@@ -433,24 +436,28 @@ CREATE FUNCTION public.count_sales_days(stores text[], buyers uuid[], moments ti
     AS $$
 DECLARE
     my_shard smallint := aggregate_shard();
+    new_days date[];
+    new_stores text[];
+    new_buyers uuid[];
 BEGIN
-    INSERT INTO customer_numbers (customer_id)
-    SELECT DISTINCT b.buyer FROM unnest(buyers) AS b(buyer)
-    WHERE NOT EXISTS (SELECT 1 FROM customer_numbers c WHERE c.customer_id = b.buyer)
-    ORDER BY 1
-    ON CONFLICT DO NOTHING;
-
-    WITH sale AS (
-        SELECT (t.at AT TIME ZONE s.time_zone)::date AS day, t.store AS supermarket_id,
+    WITH zone AS MATERIALIZED (
+        SELECT id, time_zone FROM supermarkets WHERE id = ANY (stores)
+    ),
+    sale AS (
+        SELECT (t.at AT TIME ZONE z.time_zone)::date AS day, t.store AS supermarket_id,
                t.buyer AS customer_id, t.total
         FROM unnest(stores, buyers, moments, totals) AS t(store, buyer, at, total)
-        JOIN supermarkets s ON s.id = t.store
+        JOIN zone z ON z.id = t.store
+    ),
+    visit AS MATERIALIZED (
+        SELECT DISTINCT v.day, v.supermarket_id, v.customer_id, c.number
+        FROM sale v LEFT JOIN customer_numbers c ON c.customer_id = v.customer_id
     ),
     first_visit AS (
         INSERT INTO daily_customers (day, supermarket_id, customer_id, number)
-        SELECT DISTINCT v.day, v.supermarket_id, v.customer_id, c.number
-        FROM sale v JOIN customer_numbers c ON c.customer_id = v.customer_id
-        ORDER BY v.day, v.supermarket_id, v.customer_id
+        SELECT day, supermarket_id, customer_id, number FROM visit
+        WHERE number IS NOT NULL
+        ORDER BY day, supermarket_id, customer_id
         ON CONFLICT DO NOTHING
         RETURNING day, supermarket_id
     ),
@@ -460,15 +467,44 @@ BEGIN
     day_total AS (
         SELECT day, supermarket_id, count(*) AS purchases, sum(total) AS revenue
         FROM sale GROUP BY 1, 2
+    ),
+    counted AS (
+        INSERT INTO daily_sales AS d (day, supermarket_id, shard, purchases, revenue, customers)
+        SELECT t.day, t.supermarket_id, my_shard, t.purchases, t.revenue,
+               coalesce(n.customers, 0)
+        FROM day_total t LEFT JOIN new_customers n USING (day, supermarket_id)
+        ORDER BY t.day, t.supermarket_id
+        ON CONFLICT (day, supermarket_id, shard) DO UPDATE
+            SET purchases = d.purchases + excluded.purchases,
+                revenue = d.revenue + excluded.revenue,
+                customers = d.customers + excluded.customers
     )
-    INSERT INTO daily_sales AS d (day, supermarket_id, shard, purchases, revenue, customers)
-    SELECT t.day, t.supermarket_id, my_shard, t.purchases, t.revenue, coalesce(n.customers, 0)
-    FROM day_total t LEFT JOIN new_customers n USING (day, supermarket_id)
-    ORDER BY t.day, t.supermarket_id
+    SELECT array_agg(day), array_agg(supermarket_id), array_agg(customer_id)
+    INTO new_days, new_stores, new_buyers
+    FROM visit WHERE number IS NULL;
+
+    IF new_buyers IS NULL THEN
+        RETURN;
+    END IF;
+    INSERT INTO customer_numbers (customer_id)
+    SELECT DISTINCT b.buyer FROM unnest(new_buyers) AS b(buyer)
+    ORDER BY 1
+    ON CONFLICT DO NOTHING;
+
+    WITH first_visit AS (
+        INSERT INTO daily_customers (day, supermarket_id, customer_id, number)
+        SELECT v.day, v.store, v.buyer, c.number
+        FROM unnest(new_days, new_stores, new_buyers) AS v(day, store, buyer)
+        JOIN customer_numbers c ON c.customer_id = v.buyer
+        ORDER BY v.day, v.store, v.buyer
+        ON CONFLICT DO NOTHING
+        RETURNING day, supermarket_id
+    )
+    INSERT INTO daily_sales AS d (day, supermarket_id, shard, customers)
+    SELECT day, supermarket_id, my_shard, count(*) FROM first_visit
+    GROUP BY day, supermarket_id ORDER BY day, supermarket_id
     ON CONFLICT (day, supermarket_id, shard) DO UPDATE
-        SET purchases = d.purchases + excluded.purchases,
-            revenue = d.revenue + excluded.revenue,
-            customers = d.customers + excluded.customers;
+        SET customers = d.customers + excluded.customers;
 END
 $$;
 
@@ -503,7 +539,7 @@ CREATE FUNCTION public.count_units_sold() RETURNS trigger
     SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_items n
+    IF EXISTS (SELECT 1 FROM (SELECT DISTINCT product_id FROM new_items) n
                WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = n.product_id)) THEN
         RAISE EXCEPTION 'purchase lines refer to an unknown product'
             USING ERRCODE = 'foreign_key_violation';

@@ -10,11 +10,13 @@ chunks of bounded size, each its own transaction: no per-row work in Python.
 LOCK_LOADER = "SELECT pg_advisory_lock($1)"
 UNLOCK_LOADER = "SELECT pg_advisory_unlock($1)"
 
-# For the checking transaction: naive times are UTC; sorts and hashes of a million rows stay
-# in memory ($1: work_mem; the default 4MB spills them to disk).
+# For each of the loader's sessions: sorts and hashes of a million rows (the checks', the
+# fold's queue of visits) stay in memory ($1: work_mem; the server's default spills them).
+SESSION_WORK_MEM = "SELECT set_config('work_mem', $1, false)"
+RESET_WORK_MEM = "RESET work_mem"
+# For the checking transaction: naive times are UTC.
 CHECKING_SESSION = """
-SELECT set_config('TimeZone', 'UTC', true), set_config('work_mem', $1, true),
-       set_config('shop.chain_time_zone', $2, false)
+SELECT set_config('TimeZone', 'UTC', true), set_config('shop.chain_time_zone', $1, false)
 """
 
 # For each storing or folding transaction: the aggregate shard that no till writes ($1), so a

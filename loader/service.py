@@ -111,12 +111,14 @@ async def load_chain_data(
     if problems:
         raise LoadRefused(problems)
     await connection.execute(queries.LOCK_LOADER, AdvisoryLock.LOADER)
+    await connection.execute(queries.SESSION_WORK_MEM, settings.loader_work_mem)
     try:
         async with connection.transaction():
             report = await _check(connection, data_dir, settings)
         await _store(connection, report, settings, open_connection)
     finally:
         await connection.execute(queries.DROP_STAGING)
+        await connection.execute(queries.RESET_WORK_MEM)
         await connection.execute(queries.UNLOCK_LOADER, AdvisoryLock.LOADER)
     report.seconds = time.perf_counter() - started
     return report
@@ -126,9 +128,7 @@ async def _check(
     connection: asyncpg.Connection, data_dir: Path, settings: LoaderSettings
 ) -> LoadReport:
     """Stage, check and key everything; writes nothing but work tables."""
-    await connection.execute(
-        queries.CHECKING_SESSION, settings.loader_work_mem, settings.chain_timezone
-    )
+    await connection.execute(queries.CHECKING_SESSION, settings.chain_timezone)
     await connection.execute(queries.CREATE_STAGING)
     for chain_file in CHAIN_FILES:
         await _copy(connection, data_dir, chain_file)
@@ -239,7 +239,7 @@ async def _store(
     await connection.execute(queries.BASKET_PRODUCTS)
     report.chunks = span["chunks"]
     workers = settings.loader_workers if open_connection and report.chunks > 1 else 1
-    async with _workers(connection, open_connection, workers) as connections:
+    async with _workers(connection, open_connection, workers, settings) as connections:
         await _fold_waiting_visits(connections)  # what an interrupted import left, first
         async with _phase("storing purchases, lines, aggregates and rollups"):
             await _store_chunks(connections, report, settings)
@@ -249,9 +249,13 @@ async def _store(
 
 @asynccontextmanager
 async def _workers(
-    connection: asyncpg.Connection, open_connection: OpenConnection | None, workers: int
+    connection: asyncpg.Connection,
+    open_connection: OpenConnection | None,
+    workers: int,
+    settings: LoaderSettings,
 ) -> AsyncIterator[list[asyncpg.Connection]]:
-    """The loader's connection and `workers - 1` more, closed again at the end."""
+    """The loader's connection and `workers - 1` more with its memory for sorts and hashes,
+    closed again at the end."""
     async with AsyncExitStack() as opened:
         connections = [connection]
         for _ in range(workers - 1):
@@ -259,6 +263,8 @@ async def _workers(
             extra = await open_connection()
             opened.push_async_callback(extra.close)
             connections.append(extra)
+        for extra in connections[1:]:
+            await extra.execute(queries.SESSION_WORK_MEM, settings.loader_work_mem)
         yield connections
 
 

@@ -21,7 +21,8 @@ class LoaderSettings(SecretFiles):
     # server: an import outside trading hours, or on a server with cores to spare, goes faster
     # with 2 or more. While tills trade on a small server, 1 leaves them the other cores.
     loader_workers: int = Field(default=1, ge=1, le=16)
-    # Memory for the checking queries' sorts and hashes (a million rows stay in memory).
+    # Memory for each of the loader's sessions' sorts and hashes: checking a million rows, and
+    # folding a million visits, stay in memory.
     loader_work_mem: str = Field(default="256MB", pattern=r"^\d+(kB|MB|GB)$")
     # Where the output is not a terminal (Docker logs): a progress line at least this often.
     loader_progress_every_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -14,6 +14,7 @@ import pytest
 
 from devtools.embedded_postgres import free_port
 from loader.service import LoadRefused, load_chain_data
+from loader.settings import LoaderSettings
 from tests.conftest import ROOT, SEED_DIR, PostgresUnderTest, SeedFacts
 
 GOOD_ROW = 'SMKT001,2025-05-26T19:51:00.539354,01e1e159-8045-43c2-88dd-5682b18bd680,"eggs,milk",4.5'
@@ -73,6 +74,15 @@ async def test_a_second_run_leaves_exactly_the_same_data(db: asyncpg.Connection)
     assert report.purchases_stored == 0
     assert report.purchases_already_stored == report.purchases_read
     assert await snapshot(db) == first
+
+
+async def test_the_connection_lent_to_the_loader_comes_back_with_its_own_settings(
+    db: asyncpg.Connection,
+) -> None:
+    """LOADER_WORK_MEM is set for the loader's session while it loads, and no longer."""
+    before = await db.fetchval("SHOW work_mem")
+    await load_chain_data(db, SEED_DIR, LoaderSettings(loader_work_mem="77MB"))
+    assert await db.fetchval("SHOW work_mem") == before != "77MB"
 
 
 async def test_files_without_bom_load_too(db: asyncpg.Connection, tmp_path: Path) -> None:

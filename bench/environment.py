@@ -25,7 +25,7 @@ from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, free_port, service_urls
 from devtools.local_secrets import kept_secret
 from devtools.server_settings import server_settings
-from devtools.uvicorn import uvicorn_command, wait_until_ready
+from devtools.uvicorn import service_command, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "bench" / ".work"
@@ -143,7 +143,7 @@ def serving_process(
 ) -> Iterator[tuple[str, int]]:
     """`serving`, also yielding the server's pid (its CPU time is measured)."""
     port = free_port()
-    command = uvicorn_command(app, port, workers)
+    command = service_command(app, port, workers)
     log = (WORK_DIR / f"{log_name or app.split('.')[0]}.log").open("w")
     process = subprocess.Popen(
         command,

@@ -32,7 +32,7 @@ from devtools.ha_cluster import HaCluster
 from devtools.local_secrets import kept_secret
 from devtools.nginx_front import NginxFront
 from devtools.server_settings import server_settings
-from devtools.uvicorn import uvicorn_command, wait_until_ready
+from devtools.uvicorn import service_command, wait_until_ready
 from httpkit.settings import http_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def main() -> int:
         registers = [free_port() for _ in range(count)]
         for port in registers:
             started.append(
-                subprocess.Popen(uvicorn_command("cash_register.main:app", port), cwd=ROOT, env=env)
+                subprocess.Popen(service_command("cash_register.main:app", port), cwd=ROOT, env=env)
             )
         on_replica = {
             **env,
@@ -88,7 +88,7 @@ def main() -> int:
         }
         started.append(
             subprocess.Popen(
-                uvicorn_command("analytics.main:app", owners_port), cwd=ROOT, env=on_replica
+                service_command("analytics.main:app", owners_port), cwd=ROOT, env=on_replica
             )
         )
         for port in [*registers, owners_port]:

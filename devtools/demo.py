@@ -21,7 +21,7 @@ import asyncpg
 from admin.keys import issue
 from devtools.embedded_postgres import EmbeddedPostgres, service_urls
 from devtools.local_secrets import kept_secret
-from devtools.uvicorn import uvicorn_command
+from devtools.uvicorn import service_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "supermarket"
@@ -98,7 +98,7 @@ def _local_secrets() -> dict[str, str]:
 
 def _serve(app: str, port: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        uvicorn_command(app, port),
+        service_command(app, port),
         cwd=ROOT,
         env=env,
     )

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 
 
-def uvicorn_command(app: str, port: int | str, workers: int = 1) -> list[str]:
-    """The command line that serves `app` ("cash_register.main:app") on 127.0.0.1:`port`."""
+def service_command(app: str, port: int | str, workers: int = 1) -> list[str]:
+    """The command line that serves `app` ("cash_register.main:app") on 127.0.0.1:`port`,
+    with the images' workers' supervisor (httpkit/workers.py) and uvicorn options."""
     return [
-        sys.executable, "-m", "uvicorn", app,
+        sys.executable, "-m", "httpkit.workers", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-config", "telemetry/uvicorn-logging.json",
         "--http", "httpkit.connections:HeadersInTime", "--timeout-keep-alive", "5",

@@ -36,7 +36,9 @@ def native(command: list[str], port: int) -> list[str]:
         "8001": str(port),
         "telemetry/uvicorn-logging.json": str(ROOT / "telemetry" / "uvicorn-logging.json"),
     }
-    return [sys.executable, "-m", *[replaced.get(part, part) for part in command]]
+    program, *arguments = command
+    assert program == "python", f"the image runs {program}, not its Python"
+    return [sys.executable, *[replaced.get(part, part) for part in arguments]]
 
 
 def start(

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from devtools.uvicorn import uvicorn_command
+from devtools.uvicorn import service_command
 from tests.conftest import ROOT, PostgresUnderTest
 from tests.servers import dockerfile_cmd, start, stop, wait_healthy
 
@@ -104,6 +104,6 @@ def test_nginx_closes_idle_connections_to_the_cash_registers_before_they_do() ->
     template = (ROOT / "ops" / "nginx" / "cash-registers.conf.template").read_text()
     upstream = template[template.index("upstream cash_registers") :].split("\n    }", 1)[0]
     [nginx_seconds] = re.findall(r"keepalive_timeout (\d+)s;", upstream)
-    for command in (dockerfile_cmd("cash_register"), uvicorn_command("x:app", 8000, 1)):
+    for command in (dockerfile_cmd("cash_register"), service_command("x:app", 8000, 1)):
         service_seconds = float(command[command.index("--timeout-keep-alive") + 1])
         assert int(nginx_seconds) < service_seconds

@@ -92,6 +92,9 @@ def service_app(
         redoc_url=None,
         generate_unique_id_function=operation_id,
         redirect_slashes=False,  # a redirect's Location would be built from the request's Host
+        # Our metrics and logs are the services' own (Observing); FastAPI's OpenTelemetry
+        # hooks, unconfigured, still looked for a provider in the environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     app.state.keys_of = keys_of

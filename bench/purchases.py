@@ -22,6 +22,7 @@ from bench.environment import (
 )
 from bench.folds import METRICS_KEY, FoldCount, fold_profile, folds_so_far
 from bench.goals import Goal, Section, verdicts
+from bench.processes import SATURATED_INTERVAL, MachineBusy, MachineSampler
 from bench.sale_cost import (
     PAIRS,
     PGBENCH_CLIENTS,
@@ -83,8 +84,10 @@ class Round:
     """One round: saturated, then offered half that rate once the server is quiet."""
 
     saturated: dict[str, float]
+    saturated_busy: MachineBusy
     quiet_after_seconds: float
     half: dict[str, float]
+    half_busy: MachineBusy
     folds_in_half: FoldCount
 
 
@@ -118,15 +121,22 @@ def run_purchase_benchmark(
             health = wrk(f"{url}/health", seconds, connections, BENCH_DIR / "report.lua")
             for run in range(1, saturation_runs + 1):
                 print(f"POST /purchase run {run}, {connections} connections …", flush=True)
-                saturated, acknowledged_now = _saturated(url, seconds, connections, keys, run)
+                with MachineSampler() as saturated_busy:
+                    saturated, acknowledged_now = _saturated(url, seconds, connections, keys, run)
                 acknowledged += acknowledged_now
                 quiet = asyncio.run(wait_for_quiet(database_url))
                 half = round(saturated["rate"] / 2)
                 print(f"POST /purchase offered {half:,}/s, {seconds} s …", flush=True)
                 folds_before = folds_so_far(url)
-                paced_half = paced(url, half, seconds, keys)
+                with MachineSampler() as half_busy:
+                    paced_half = paced(url, half, seconds, keys)
                 folds = folds_so_far(url) - folds_before
-                rounds.append(Round(saturated, quiet, paced_half, folds))
+                rounds.append(
+                    Round(
+                        saturated, saturated_busy.result(), quiet, paced_half,
+                        half_busy.result(), folds,
+                    )
+                )  # fmt: skip
         found, total = asyncio.run(_stored(database_url, acknowledged))
         print(f"pgbench: the sale's statement and the plain insert, {PAIRS} turns …", flush=True)
         pairs = cost_pairs(database_url, seconds)
@@ -171,10 +181,22 @@ def _add_round(section: Section, run: int, turn: Round, pair: CostPair) -> None:
                 to_pgbench >= 1.2)  # fmt: skip
 
 
-def _row(name: str, figures: dict[str, float]) -> str:
+_CPU_COLUMNS = (
+    f"CPU busy | 0.5 s intervals ≥ {100 * SATURATED_INTERVAL:.0f}% busy | CPU ms per request"
+)
+
+
+def _row(name: str, figures: dict[str, float], busy: MachineBusy | None = None) -> str:
+    cpu = "| | | |"
+    if busy is not None:
+        per_sale_ms = 1000 * busy.busy_core_seconds / max(1.0, figures["requests"])
+        cpu = (
+            f"| {100 * busy.busy_share:.0f}% | {100 * busy.saturated_intervals:.0f}% "
+            f"| {per_sale_ms:.2f} |"
+        )
     return (
         f"| {name} | {figures['rate']:,.0f} | {figures['p50_ms']:.1f} | "
-        f"{figures['p99_ms']:.1f} | {figures['p999_ms']:.1f} | {figures['non_2xx']:.0f} |"
+        f"{figures['p99_ms']:.1f} | {figures['p999_ms']:.1f} | {figures['non_2xx']:.0f} {cpu}"
     )
 
 
@@ -191,8 +213,12 @@ def _report(
 ) -> str:
     acknowledged, found, stored = counts
     runs = "\n".join(
-        f"{_row(f'POST /purchase, saturated, run {n}', r.saturated)}\n"
-        + _row(f"POST /purchase, offered {r.half['offered']:,.0f}/s (half), run {n}", r.half)
+        f"{_row(f'POST /purchase, saturated, run {n}', r.saturated, r.saturated_busy)}\n"
+        + _row(
+            f"POST /purchase, offered {r.half['offered']:,.0f}/s (half), run {n}",
+            r.half,
+            r.half_busy,
+        )
         for n, r in enumerate(rounds, start=1)
     )
     quiet = ", ".join(f"{r.quiet_after_seconds:.0f} s" for r in rounds)
@@ -221,10 +247,18 @@ def _report(
   arrivals on each wrk thread's own clock, a late request sent at once), {seconds} s; the
   requests/s column is the rate achieved.
 
-| measurement | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx |
-|---|---:|---:|---:|---:|---:|
+| measurement | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx | {_CPU_COLUMNS} |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {_row("GET /health", health)}
 {runs}
+
+- The tail's profile: how busy the machine's cores were during each run (/proc/stat: every
+  process on the machine, the load generator's too), the share of its 0.5 s intervals in
+  which nearly every core was (there a sale queues for a core, whatever its own work), and
+  the machine's CPU time per request answered. Half the saturated rate does not halve the
+  machine's load: each request costs more CPU at that rate, because the sales that wait
+  together for a commit are fewer (the sale statement's fixed cost, the commit and the
+  worker's wake-ups are shared by fewer sales).
 
 - The background folds of the waiting sales into the rollups during each half-rate run
   (`sales_fold_seconds`; a fold takes a core of the database meanwhile, and the slowest

@@ -5,13 +5,14 @@ sale's statement and the plain insert of the same sale that pgbench compares
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import asyncpg
 
-from bench.processes import cpu_seconds
+from bench.processes import MachineSampler, cpu_seconds
 from bench.sale_cost import pgbench_script, plain_script
 from bench.topology import BATCH, batched_script
 from tests.conftest import ROOT
@@ -41,6 +42,20 @@ def test_a_trees_cpu_time_counts_its_living_and_its_reaped_children() -> None:
         subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
         parent.kill()
         parent.wait()
+
+
+def test_the_machine_sampler_counts_a_busy_core() -> None:
+    """A child burning 1 s of CPU inside the sampled span: at least that much busy time on
+    the machine, and a share of its cores no smaller than one of them for that second."""
+    cores = os.cpu_count() or 1
+    with MachineSampler() as sampler:
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", BUSY.format(seconds=1.0)], check=True)
+        span = time.monotonic() - started
+    busy = sampler.result()
+    assert busy.busy_core_seconds >= 0.95
+    assert busy.busy_share >= 0.9 / (cores * span)
+    assert 0 <= busy.saturated_intervals <= 1
 
 
 async def test_the_batched_statement_stores_a_full_batch_of_two_line_purchases(

@@ -73,7 +73,7 @@ class MachineBusy:
 
 
 class MachineSampler:
-    """Samples /proc/stat every SAMPLE_SECONDS from start() to stop()."""
+    """Samples /proc/stat every SAMPLE_SECONDS while its `with` block runs."""
 
     def __init__(self) -> None:
         self._samples: list[tuple[int, int]] = []

@@ -189,10 +189,10 @@ _CPU_COLUMNS = (
 def _row(name: str, figures: dict[str, float], busy: MachineBusy | None = None) -> str:
     cpu = "| | | |"
     if busy is not None:
-        per_sale_ms = 1000 * busy.busy_core_seconds / max(1.0, figures["requests"])
+        per_request_ms = 1000 * busy.busy_core_seconds / max(1.0, figures["requests"])
         cpu = (
             f"| {100 * busy.busy_share:.0f}% | {100 * busy.saturated_intervals:.0f}% "
-            f"| {per_sale_ms:.2f} |"
+            f"| {per_request_ms:.2f} |"
         )
     return (
         f"| {name} | {figures['rate']:,.0f} | {figures['p50_ms']:.1f} | "

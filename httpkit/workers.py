@@ -3,11 +3,12 @@
 uvicorn's own supervisor binds one socket and lets every worker accept from it. A worker that
 wakes accepts every connection waiting, so when a till's router, nginx or a load test opens
 its keep-alive connections at once, one worker takes most of them and keeps them (40 of 40
-in tests/httpkit/test_workers.py), serving them on one core while the other idles. Under
-`make bench`'s paced sales at 1,900/s, the tills' p99 was 69 ms (median of three runs) with
-one shared socket and 53 ms with the connections spread. Here each worker binds its own
-socket with SO_REUSEPORT, and the kernel spreads the connections over the listening sockets
-by their addresses, whatever the workers are doing (nginx's `reuseport` does the same).
+in tests/httpkit/test_workers.py), serving them on one core while the other idles. With
+the bench's paced sales at 1,900/s, alternating the two, the tills' p99 was 69 ms (median of
+three runs) with one shared socket and 53 ms with the connections spread. Here each worker
+binds its own socket with SO_REUSEPORT, and the kernel spreads the connections over the
+listening sockets by their addresses, whatever the workers are doing (nginx's `reuseport`
+does the same).
 
     python -m httpkit.workers cash_register.main:app --host 0.0.0.0 --port 8000 ...
 
